@@ -34,10 +34,14 @@ export interface RopeArgs {
 export interface AttentionArgs {
   /** [nq, numHeads, dk] */
   q: Float32Array;
-  /** [>= nk, numKvHeads, dk]; row j holds the key at absolute position kPos[j]. */
+  /** Row j (at j * kStride) holds the key at absolute position kPos[j]: numKvHeads × dk values. */
   k: Float32Array;
-  /** [>= nk, numKvHeads, dv] */
+  /** Row j (at j * vStride) holds numKvHeads × dv values. May alias k (MLA: v is the latent prefix of k). */
   v: Float32Array;
+  /** Elements between consecutive key rows; numKvHeads * dk when omitted. */
+  kStride?: number;
+  /** Elements between consecutive value rows; numKvHeads * dv when omitted. */
+  vStride?: number;
   /** [nq, numHeads, dv] */
   out: Float32Array;
   nq: number;
