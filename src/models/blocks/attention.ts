@@ -1,0 +1,90 @@
+/**
+ * Grouped-query attention as Qwen3 and GPT-OSS use it: optional q/k/v/o biases, per-head
+ * QK-norm before RoPE (Qwen3), learned sinks and sliding windows (GPT-OSS).
+ */
+import type { Backend, RopeTable } from '../../backend/backend.js';
+import type { GqaAttentionSpec } from '../../config/spec.js';
+import type { Weight } from '../../tensor/weight.js';
+import { FullCache, RingCache, type LayerCache } from './kv-cache.js';
+
+export interface AttentionBlock {
+  /** out[n, hidden] = attention(x[n, hidden]) for tokens at `positions`, reading and extending `cache`. */
+  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache): void;
+  newCache(): LayerCache;
+}
+
+export interface GqaWeights {
+  q: Weight;
+  k: Weight;
+  v: Weight;
+  o: Weight;
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  oBias?: Float32Array;
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
+  sinks?: Float32Array;
+}
+
+export interface GqaOptions {
+  spec: GqaAttentionSpec;
+  rope: RopeTable;
+  normEps: number;
+  /** Sliding window for this layer, or null for full attention. */
+  window: number | null;
+}
+
+export class GqaAttention implements AttentionBlock {
+  private readonly scale: number;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly w: GqaWeights,
+    private readonly opt: GqaOptions,
+  ) {
+    this.scale = 1 / Math.sqrt(opt.spec.headDim);
+  }
+
+  newCache(): LayerCache {
+    const { numKvHeads, headDim } = this.opt.spec;
+    const width = numKvHeads * headDim;
+    return this.opt.window === null
+      ? new FullCache(this.backend, width, width)
+      : new RingCache(this.backend, width, width, this.opt.window);
+  }
+
+  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache): void {
+    const b = this.backend;
+    const { numHeads, numKvHeads, headDim } = this.opt.spec;
+    const { w } = this;
+    // 1. Projections
+    const q = b.alloc(n * numHeads * headDim);
+    const k = b.alloc(n * numKvHeads * headDim);
+    const v = b.alloc(n * numKvHeads * headDim);
+    b.matmul(q, x, w.q, n);
+    b.matmul(k, x, w.k, n);
+    b.matmul(v, x, w.v, n);
+    if (w.qBias) b.addBias(q, w.qBias, n);
+    if (w.kBias) b.addBias(k, w.kBias, n);
+    if (w.vBias) b.addBias(v, w.vBias, n);
+    // 2. Per-head QK-norm, then RoPE
+    if (w.qNorm) b.rmsNorm(q, q, w.qNorm, n * numHeads, headDim, this.opt.normEps);
+    if (w.kNorm) b.rmsNorm(k, k, w.kNorm, n * numKvHeads, headDim, this.opt.normEps);
+    const rope = { n, stride: headDim, offset: 0, positions, table: this.opt.rope };
+    b.rope({ ...rope, x: q, heads: numHeads });
+    b.rope({ ...rope, x: k, heads: numKvHeads });
+    // 3. Attend over cached + new keys
+    const kv = cache.append(k, v, n, positions);
+    const attn = b.alloc(n * numHeads * headDim);
+    b.attention({
+      q, k: kv.k, v: kv.v, out: attn, nq: n, nk: kv.nk, numHeads, numKvHeads, dk: headDim, dv: headDim,
+      kStride: kv.kStride, vStride: kv.vStride, scale: this.scale, qPos: positions, kPos: kv.kPos,
+      window: this.opt.window, sinks: w.sinks ?? null,
+    });
+    // 4. Output projection
+    b.matmul(out, attn, w.o, n);
+    if (w.oBias) b.addBias(out, w.oBias, n);
+    for (const buf of [q, k, v, attn]) b.free(buf);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The decoder stack all three families share: embed → [x += attn(norm(x)); x += mlp(norm(x))] × L
+ * → norm → LM head. Families differ only in the blocks they plug in (see qwen3.ts, deepseek-v3.ts, gpt-oss.ts).
+ */
+import type { Backend } from '../backend/backend.js';
+import type { ModelSpec } from '../config/spec.js';
+import { OwlError } from '../errors.js';
+import type { Weight } from '../tensor/weight.js';
+import type { AttentionBlock } from './blocks/attention.js';
+import type { LayerCache } from './blocks/kv-cache.js';
+import type { MlpBlock } from './blocks/mlp.js';
+
+export interface DecoderLayer {
+  attnNorm: Float32Array;
+  attention: AttentionBlock;
+  mlpNorm: Float32Array;
+  mlp: MlpBlock;
+}
+
+export interface DecoderWeights {
+  embed: Weight; // [vocab, hidden]
+  layers: DecoderLayer[];
+  finalNorm: Float32Array;
+  lmHead: Weight; // [vocab, hidden] (the embedding when tied)
+}
+
+/** The KV cache of a whole model: one LayerCache per layer, all at the same length. */
+export class ModelCache {
+  constructor(readonly layers: LayerCache[]) {}
+
+  get length(): number {
+    return this.layers[0]?.length ?? 0;
+  }
+
+  /** Keep the first len tokens; false when some layer cannot (the caller must start over). */
+  truncate(len: number): boolean {
+    return this.layers.every((l) => l.truncate(len));
+  }
+
+  allocatedBytes(): number {
+    return this.layers.reduce((a, l) => a + l.allocatedBytes(), 0);
+  }
+
+  /** What each further token adds at long context (sliding layers add nothing). */
+  bytesPerToken(): number {
+    return this.layers.reduce((a, l) => a + l.bytesPerToken(), 0);
+  }
+}
+
+export interface ForwardOptions {
+  /** Logits for every position (default) or only the last. */
+  logits?: 'all' | 'last';
+  /** Called with (index, [n, hidden]) for index 0 = embeddings, i = after layer i, L = final norm output. */
+  onHidden?: (index: number, hidden: Float32Array) => void;
+}
+
+export interface CausalLM {
+  readonly spec: ModelSpec;
+  readonly backend: Backend;
+  newCache(): ModelCache;
+  /** Run ids after the cache's tokens; returns logits [n or 1, vocab]. */
+  forward(ids: ArrayLike<number>, cache: ModelCache, opts?: ForwardOptions): Float32Array;
+}
+
+export class DecoderModel implements CausalLM {
+  constructor(
+    readonly spec: ModelSpec,
+    readonly backend: Backend,
+    private readonly w: DecoderWeights,
+  ) {}
+
+  newCache(): ModelCache {
+    return new ModelCache(this.w.layers.map((l) => l.attention.newCache()));
+  }
+
+  forward(ids: ArrayLike<number>, cache: ModelCache, opts: ForwardOptions = {}): Float32Array {
+    const b = this.backend;
+    const { hiddenSize: hidden, vocabSize, rmsNormEps: eps, maxPositions } = this.spec;
+    const n = ids.length;
+    if (n === 0) throw new OwlError('forward: no tokens given');
+    const start = cache.length;
+    if (start + n > maxPositions)
+      throw new OwlError(`${start + n} tokens exceed the model's context of ${maxPositions} (max_position_embeddings)`);
+    const tokens = Int32Array.from(ids);
+    for (const id of tokens)
+      if (!(id >= 0 && id < vocabSize)) throw new OwlError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+    const positions = Int32Array.from({ length: n }, (_, i) => start + i);
+
+    const x = b.alloc(n * hidden);
+    const normed = b.alloc(n * hidden);
+    const delta = b.alloc(n * hidden);
+    b.embed(x, this.w.embed, tokens);
+    opts.onHidden?.(0, x);
+    this.w.layers.forEach((layer, i) => {
+      b.rmsNorm(normed, x, layer.attnNorm, n, hidden, eps);
+      layer.attention.forward(normed, delta, n, positions, cache.layers[i]!);
+      b.addScaled(x, x, delta, 1, n * hidden);
+      b.rmsNorm(normed, x, layer.mlpNorm, n, hidden, eps);
+      layer.mlp.forward(normed, delta, n);
+      b.addScaled(x, x, delta, 1, n * hidden);
+      if (i < this.w.layers.length - 1) opts.onHidden?.(i + 1, x);
+    });
+    b.rmsNorm(normed, x, this.w.finalNorm, n, hidden, eps);
+    opts.onHidden?.(this.w.layers.length, normed);
+    const rows = opts.logits === 'last' ? 1 : n;
+    const out = b.alloc(rows * vocabSize);
+    b.matmul(out, normed.subarray((n - rows) * hidden), this.w.lmHead, rows);
+    const logits = out.slice();
+    for (const buf of [x, normed, delta, out]) b.free(buf);
+    return logits;
+  }
+}

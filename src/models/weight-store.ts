@@ -1,0 +1,107 @@
+/**
+ * Reads a model's tensors from a TensorSource into backend memory, in their checkpoint format.
+ * Matrices become Weights (FP8 ones paired with their `_scale_inv`); vectors (norms, biases,
+ * sinks) are small and decoded to f32. Tracks which tensors were used, so loaders can report the rest.
+ */
+import type { Backend } from '../backend/backend.js';
+import type { QuantSpec } from '../config/spec.js';
+import { OwlError } from '../errors.js';
+import { bf16ToF32, f16ToF32, type FileDtype } from '../tensor/dtype.js';
+import type { Weight, WeightFormat } from '../tensor/weight.js';
+import type { TensorSource } from '../weights/source.js';
+
+export class WeightError extends OwlError {
+  override name = 'WeightError';
+}
+
+const MATRIX_FORMAT: Partial<Record<FileDtype, WeightFormat>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'fp8_e4m3' };
+
+export class WeightStore {
+  readonly used = new Set<string>();
+
+  constructor(
+    readonly source: TensorSource,
+    readonly backend: Backend,
+    readonly quant: QuantSpec,
+    /** For error messages: the model folder. */
+    readonly where: string,
+  ) {}
+
+  has(name: string): boolean {
+    return this.source.has(name);
+  }
+
+  fail(name: string, message: string): never {
+    throw new WeightError(`${this.where}: tensor "${name}": ${message}`);
+  }
+
+  private info(name: string) {
+    if (!this.source.has(name)) this.fail(name, 'missing from the checkpoint');
+    this.used.add(name);
+    return this.source.info(name);
+  }
+
+  /** Raw bytes of a tensor, read into backend weight memory (aligned for its element size). */
+  bytes(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[] } {
+    const info = this.info(name);
+    const data = this.source.read(name, this.backend.allocWeightBytes(info.byteLength));
+    return { data, dtype: info.dtype, shape: info.shape };
+  }
+
+  /** A 2-D weight [rows, cols] in nn.Linear layout. */
+  matrix(name: string, rows: number, cols: number): Weight {
+    const { data, dtype, shape } = this.bytes(name);
+    if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols)
+      this.fail(name, `expected shape [${rows}, ${cols}], found [${shape.join(', ')}]`);
+    return this.asWeight(name, data, dtype, rows, cols);
+  }
+
+  /** Wrap bytes of a known dtype as a Weight, attaching FP8 block scales from `${name}_scale_inv`. */
+  asWeight(name: string, data: Uint8Array, dtype: FileDtype, rows: number, cols: number): Weight {
+    const format = MATRIX_FORMAT[dtype];
+    if (!format) this.fail(name, `dtype ${dtype} cannot be used as a weight matrix`);
+    const w: Weight = { format, rows, cols, data };
+    if (format === 'fp8_e4m3') {
+      if (this.quant.kind !== 'fp8') this.fail(name, 'is float8 but config.json has no fp8 quantization_config');
+      const block = this.quant.blockSize;
+      const scaleName = `${name}_scale_inv`;
+      const expected = [Math.ceil(rows / block[0]), Math.ceil(cols / block[1])];
+      w.scales = this.vector(scaleName, expected[0]! * expected[1]!, expected);
+      w.block = block;
+    }
+    return this.backend.prepareWeight(w);
+  }
+
+  /** A small tensor decoded to f32, checked to hold `length` values (and `shape` when given). */
+  vector(name: string, length: number, shape?: number[]): Float32Array {
+    const { data, dtype, shape: found } = this.bytes(name);
+    if (shape && found.join(',') !== shape.join(','))
+      this.fail(name, `expected shape [${shape.join(', ')}], found [${found.join(', ')}]`);
+    const out = decodeFloats(data, dtype, () => this.fail(name, `dtype ${dtype} is not a float type`));
+    if (out.length !== length) this.fail(name, `expected ${length} values, found ${out.length}`);
+    return out;
+  }
+
+  /** Tensors in the source that no loader asked for. */
+  unused(): string[] {
+    return [...this.source.tensors.keys()].filter((n) => !this.used.has(n));
+  }
+}
+
+/** Float bytes of any supported float dtype -> new f32 array. */
+export function decodeFloats(data: Uint8Array, dtype: FileDtype, onBadType: () => never): Float32Array {
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(data.slice().buffer);
+    case 'BF16':
+    case 'F16': {
+      const u16 = new Uint16Array(data.slice().buffer);
+      const dec = dtype === 'BF16' ? bf16ToF32 : f16ToF32;
+      return Float32Array.from(u16, dec);
+    }
+    case 'F64':
+      return Float32Array.from(new Float64Array(data.slice().buffer));
+    default:
+      return onBadType();
+  }
+}
