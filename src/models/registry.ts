@@ -4,6 +4,7 @@ import type { Family, ModelSpec } from '../config/spec.js';
 import { OwlError } from '../errors.js';
 import type { TensorSource } from '../weights/source.js';
 import type { CausalLM } from './decoder.js';
+import { buildGptOss } from './gpt-oss.js';
 import { buildQwen3 } from './qwen3.js';
 import { WeightStore } from './weight-store.js';
 
@@ -11,6 +12,7 @@ type Builder = (spec: ModelSpec, store: WeightStore, backend: Backend) => Causal
 
 const BUILDERS: Partial<Record<Family, Builder>> = {
   qwen3: buildQwen3,
+  gpt_oss: buildGptOss,
 };
 
 /** Tensors a checkpoint may carry that the model deliberately does not load. */

@@ -48,6 +48,12 @@ export class WeightStore {
     return { data, dtype: info.dtype, shape: info.shape };
   }
 
+  /** Raw bytes in ordinary (temporary) memory, for a tensor the loader rearranges into backend memory itself. */
+  scratch(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[] } {
+    const info = this.info(name);
+    return { data: this.source.read(name), dtype: info.dtype, shape: info.shape };
+  }
+
   /** A 2-D weight [rows, cols] in nn.Linear layout. */
   matrix(name: string, rows: number, cols: number): Weight {
     const { data, dtype, shape } = this.bytes(name);
