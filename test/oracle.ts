@@ -10,6 +10,7 @@ import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
 import { FIXTURES } from './helpers.js';
 import type { CausalLM } from '../src/models/decoder.js';
+import { argmax, meanNextTokenNll as meanNll } from '../src/generate/metrics.js';
 
 export interface Reference {
   ids: number[][];
@@ -45,26 +46,6 @@ export function loadFixture(name: string, backend?: Backend): CausalLM {
   return loadModelDir(join(FIXTURES, 'models', name), { backend }).model;
 }
 
-/** Mean next-token NLL over the sequence, from logits [n, vocab]. */
-export function meanNll(logits: Float32Array, ids: number[], vocab: number): number {
-  let sum = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * vocab, (t + 1) * vocab);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let z = 0;
-    for (const v of row) z += Math.exp(v - max);
-    sum += -(row[ids[t + 1]!]! - max - Math.log(z));
-  }
-  return sum / (ids.length - 1);
-}
-
-export function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
-
 /** Run every oracle check; returns the measured maximum differences for reporting. */
 export function checkAgainstReference(model: CausalLM, ref: Reference, atol: number) {
   const vocab = model.spec.vocabSize;
@@ -96,6 +77,17 @@ export function checkAgainstReference(model: CausalLM, ref: Reference, atol: num
     if (out.length < ref.greedy.length) logits = model.forward([next], cache, { logits: 'last' });
   }
   assert.deepEqual(out, ref.greedy, 'greedy_ids with cached decoding');
+  // Cached decoding gives the same logits as the full forward: prefill half of prompt 2, then one token at a time.
+  const ids2 = ref.ids[2]!;
+  const half = Math.floor(ids2.length / 2);
+  const stepCache = model.newCache();
+  let step = model.forward(ids2.slice(0, half), stepCache);
+  measured.cached = maxAbsDiff(step, ref.logits[2]!.subarray(0, half * vocab));
+  for (let t = half; t < ids2.length; t++) {
+    step = model.forward([ids2[t]!], stepCache, { logits: 'last' });
+    measured.cached = Math.max(measured.cached, maxAbsDiff(step, ref.logits[2]!.subarray(t * vocab, (t + 1) * vocab)));
+  }
+  assert.ok(measured.cached <= atol, `cached decoding logits: max diff ${measured.cached} > ${atol}`);
   // nll_2
   const nll = meanNll(model.forward(ref.ids[2]!, model.newCache()), ref.ids[2]!, vocab);
   measured.nll2 = Math.abs(nll - ref.nll2);

@@ -5,6 +5,10 @@ import { OwlError } from '../errors.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   compare: async () => (await import('./commands/compare.js')).default,
+  init: async () => (await import('./commands/init.js')).default,
+  logits: async () => (await import('./commands/logits.js')).default,
+  perplexity: async () => (await import('./commands/perplexity.js')).default,
+  generate: async () => (await import('./commands/generate.js')).default,
 };
 
 function usage(): string {

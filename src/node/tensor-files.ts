@@ -152,7 +152,24 @@ function openIndex(dir: string, indexFile: string, add: (file: string) => Tensor
 /** Write a safetensors file, tensor by tensor (never one concatenated buffer); atomic via a temporary file. */
 export function writeSafetensorsFile(path: string, tensors: Iterable<TensorToWrite> | TensorToWrite[], metadata?: Record<string, string>): void {
   const list = [...tensors];
-  const header = encodeSafetensorsHeader(list.map((t) => ({ ...t, byteLength: t.data.byteLength })), metadata);
+  writeSafetensorsLazy(path, list.map((t) => ({ ...t, byteLength: t.data.byteLength, produce: () => t.data })), metadata);
+}
+
+/** A tensor whose bytes are made only when it is written (so a 13 GB file never sits in memory). */
+export interface LazyTensor extends Omit<TensorToWrite, 'data'> {
+  byteLength: number;
+  produce(): Uint8Array;
+}
+
+/** Write a safetensors file producing one tensor at a time; progress after each. */
+export function writeSafetensorsLazy(
+  path: string,
+  list: LazyTensor[],
+  metadata?: Record<string, string>,
+  onProgress?: LoadProgress,
+): void {
+  const header = encodeSafetensorsHeader(list, metadata);
+  const total = list.reduce((a, t) => a + t.byteLength, 0);
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
@@ -160,7 +177,15 @@ export function writeSafetensorsFile(path: string, tensors: Iterable<TensorToWri
       for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, Math.min(CHUNK, b.length - done));
     };
     writeAll(header);
-    for (const t of list) writeAll(t.data);
+    let written = 0;
+    for (const t of list) {
+      const data = t.produce();
+      if (data.byteLength !== t.byteLength)
+        throw new SafetensorsError(`produced ${data.byteLength} bytes, expected ${t.byteLength}`, { file: path, tensor: t.name });
+      writeAll(data);
+      written += data.byteLength;
+      onProgress?.(written, total);
+    }
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
@@ -170,7 +195,6 @@ export function writeSafetensorsFile(path: string, tensors: Iterable<TensorToWri
   }
 }
 
-/** Read a whole small safetensors file into {name: {dtype, shape, data}} (references, tests). */
 export function readSafetensorsFile(path: string): Map<string, { dtype: FileDtype; shape: number[]; data: Uint8Array }> {
   const files = TensorFiles.open(path);
   try {
