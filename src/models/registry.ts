@@ -4,6 +4,7 @@ import type { Family, ModelSpec } from '../config/spec.js';
 import { OwlError } from '../errors.js';
 import type { TensorSource } from '../weights/source.js';
 import type { CausalLM } from './decoder.js';
+import { buildDeepSeekV3 } from './deepseek-v3.js';
 import { buildGptOss } from './gpt-oss.js';
 import { buildQwen3 } from './qwen3.js';
 import { WeightStore } from './weight-store.js';
@@ -12,6 +13,7 @@ type Builder = (spec: ModelSpec, store: WeightStore, backend: Backend) => Causal
 
 const BUILDERS: Partial<Record<Family, Builder>> = {
   qwen3: buildQwen3,
+  deepseek_v3: (spec, store, backend) => buildDeepSeekV3(spec, store, backend),
   gpt_oss: buildGptOss,
 };
 
