@@ -32,9 +32,11 @@ export class ModelCache {
     return this.layers[0]?.length ?? 0;
   }
 
-  /** Keep the first len tokens; false when some layer cannot (the caller must start over). */
+  /** Keep the first len tokens; false (and nothing changed) when some layer cannot: the caller starts over. */
   truncate(len: number): boolean {
-    return this.layers.every((l) => l.truncate(len));
+    if (!this.layers.every((l) => l.canTruncate(len))) return false;
+    this.layers.forEach((l) => l.truncate(len));
+    return true;
   }
 
   allocatedBytes(): number {

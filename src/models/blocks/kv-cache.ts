@@ -20,7 +20,9 @@ export interface LayerCache {
   readonly length: number;
   /** Append n rows (k: n × kWidth, v: n × vWidth or null when v aliases k) and view everything attention may read. */
   append(k: Float32Array, v: Float32Array | null, n: number, positions: Int32Array): KvView;
-  /** Forget every token from index len on; false when this cache cannot (a ring that already dropped them). */
+  /** Whether truncate(len) can succeed (a ring that already overwrote needed rows cannot). */
+  canTruncate(len: number): boolean;
+  /** Forget every token from index len on; false (and nothing changed) when this cache cannot. */
   truncate(len: number): boolean;
   /** Bytes of cache storage currently allocated. */
   allocatedBytes(): number;
@@ -72,6 +74,10 @@ export class FullCache implements LayerCache {
       kStride: this.kWidth,
       vStride: this.vWidth || this.kWidth,
     };
+  }
+
+  canTruncate(_len: number): boolean {
+    return true;
   }
 
   truncate(len: number): boolean {
@@ -129,11 +135,14 @@ export class RingCache implements LayerCache {
     return { ...kv, nk, kStride: kWidth, vStride: vWidth };
   }
 
-  truncate(len: number): boolean {
-    if (len >= this.length) return true;
+  canTruncate(len: number): boolean {
     // Keeping positions len - window .. len - 1 is possible only while nothing was overwritten yet.
-    if (len > 0 && this.length > this.window) return false;
-    this.length = len;
+    return len >= this.length || len === 0 || this.length <= this.window;
+  }
+
+  truncate(len: number): boolean {
+    if (!this.canTruncate(len)) return false;
+    this.length = Math.min(this.length, len);
     return true;
   }
 
