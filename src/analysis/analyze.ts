@@ -62,7 +62,7 @@ export const COUNTING_NOTES: readonly string[] = [
   'active excl. embedding: active without the input embedding (gpt-oss card convention; a tied matrix counts as the embedding). active non-emb.: also without an untied LM head (Moonlight\'s "excluding embedding").',
   'non-embedding: total without the input embedding and an untied LM head (Qwen cards\' convention).',
   'KV/token: what each further token adds at long context (sliding-window layers stop growing); KV @n: whole cache for n tokens (sliding layers hold min(n, window)). MHA equivalent: same layers caching K and V for every query head. MTP layers not counted.',
-  'FLOPs/token at context n: 2 x active matmul weights (LM head included, embedding lookup not) + per layer 2 x heads x (d_qk + d_v) x attended tokens (sliding layers: min(n, window); MLA with its naive per-head dims).',
+  'FLOPs/token at context n: 2 x active weights (LM head included, tied or not; embedding lookup not) + per layer 2 x heads x (d_qk + d_v) x attended tokens (sliding layers: min(n, window); MLA with its naive per-head dims).',
   'checkpoint: bytes of all stored tensors in the published format, including the MTP layer and its own embedding/head copies where the model has one. FP8: 1 byte per attention/MLP/expert Linear weight + one f32 scale per block; MXFP4: expert matrices at 4.25 bits (16-byte blocks of 32 + 1 scale byte); the rest in the config dtype.',
 ];
 

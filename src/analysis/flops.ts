@@ -1,27 +1,30 @@
 /**
  * Forward FLOPs for one token that sees `context` tokens (itself included):
- *   2 x active matmul weights (attention, MLPs, router, top-k + shared experts, LM head; the
- *       embedding lookup is not a matmul, a tied head is)
+ *   2 x active weights except the embedding lookup (attention, MLPs, routers, top-k + shared
+ *       experts, LM head even when tied to the embedding; norm scales and biases, < 0.01%, count as
+ *       one multiply-add each like the matmul weights)
  * + sum over layers of 2 x query heads x (d_qk + d_v) x attended tokens
  *       (QK^T scores and the weighted sum of V; sliding layers attend min(context, window);
  *        MLA counted with its naive per-head dims, nope + rope for q.k and v_head_dim for v).
- * Norms, activations, softmax and RoPE are left out; the MTP module is not part of the forward pass.
+ * Activations, softmax and RoPE are left out; the MTP module is not part of the forward pass.
  */
 import type { ModelSpec } from '../config/spec.js';
+import { countParams } from './params.js';
 import { modelTensors, type TensorGroup } from './tensors.js';
 
 export interface FlopsReport {
   context: number;
   per_token: number;
+  /** 2 x active weights except the embedding lookup. */
   matmul: number;
+  /** Attention scores and weighted values. */
   attention: number;
 }
 
-export function activeMatmulWeights(spec: ModelSpec, tensors: TensorGroup[] = modelTensors(spec)): number {
-  let n = spec.tieEmbeddings ? spec.vocabSize * spec.hiddenSize : 0;
-  for (const t of tensors)
-    if (t.owner === 'main' && t.matrix) n += t.matrix.out * t.matrix.in * t.activeCopies;
-  return n;
+/** Active weights a token multiplies with: active minus the embedding lookup, plus a tied LM head. */
+export function activeComputeWeights(spec: ModelSpec, tensors: TensorGroup[] = modelTensors(spec)): number {
+  const tiedHead = spec.tieEmbeddings ? spec.vocabSize * spec.hiddenSize : 0;
+  return countParams(spec, tensors).active_no_embedding + tiedHead;
 }
 
 /** q.k and v dims of one query head. */
@@ -44,7 +47,7 @@ export function forwardFlopsPerToken(
   context: number,
   tensors: TensorGroup[] = modelTensors(spec),
 ): FlopsReport {
-  const matmul = 2 * activeMatmulWeights(spec, tensors);
+  const matmul = 2 * activeComputeWeights(spec, tensors);
   const attention = attentionFlops(spec, context);
   return { context, per_token: matmul + attention, matmul, attention };
 }

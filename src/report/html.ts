@@ -91,6 +91,7 @@ function human(bytes) {
   for (const [s, n] of u) if (bytes >= s) return (bytes / s).toPrecision(3) + ' ' + n;
   return bytes + ' B';
 }
+const isPow10 = (v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
 const tokens = (n) => (n >= 1024 ? n / 1024 + 'K' : String(n));
 Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;
@@ -110,7 +111,7 @@ new Chart(document.getElementById('chart-kv'), {
       x: { type: 'logarithmic', title: { display: true, text: 'context (tokens)' },
         afterBuildTicks: (ax) => { ax.ticks = DATA.kv.contexts.map((v) => ({ value: v })); },
         ticks: { callback: (v) => tokens(v) } },
-      y: { type: 'logarithmic', title: { display: true, text: 'bytes (log scale)' }, ticks: { callback: (v) => human(v) } },
+      y: { type: 'logarithmic', title: { display: true, text: 'bytes (log scale)' }, ticks: { callback: (v) => (isPow10(v) ? human(v) : '') } },
     },
   },
 });
