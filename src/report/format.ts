@@ -2,11 +2,12 @@
 
 const group = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** 116829156672 -> "116.83B"; below 1B in M. */
+/** 116829156672 -> "116.83B"; below 1B in M, below 1M the integer. */
 export function params(n: number): string {
   if (n === 0) return '0';
   if (Math.abs(n) >= 1e9) return `${group(n / 1e9, 2)}B`;
-  return `${group(n / 1e6, 1)}M`;
+  if (Math.abs(n) >= 1e6) return `${group(n / 1e6, 2)}M`;
+  return group(n);
 }
 
 /** 70272 -> "70.27 KB". */

@@ -45,7 +45,7 @@ export function comparisonSections(models: ModelAnalysis[]): Section[] {
       ['active excl. embedding', (m) => f.params(m.params.active_no_embedding)],
       ['active non-embedding', (m) => f.params(m.params.active_non_embedding)],
       ['non-embedding', (m) => f.params(m.params.non_embedding)],
-      ['active share', (m) => `1 in ${f.ratio(m.params.total / m.params.active)}`],
+      ['active share', (m) => (m.moe ? `1 in ${f.ratio(m.params.total / m.params.active)}` : 'all (dense)')],
       ['MTP module (unique)', (m) => (m.params.mtp ? f.params(m.params.mtp) : dash)],
     ]),
     section(`KV cache (${kv?.dtype ?? 'bf16'})`, [
