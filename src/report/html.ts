@@ -115,6 +115,8 @@ new Chart(document.getElementById('chart-kv'), {
     },
   },
 });
+// Log scale once the smallest active count would vanish next to the largest total.
+const PARAMS_LOG = Math.max(...DATA.params.total) / Math.min(...DATA.params.active) > 50;
 new Chart(document.getElementById('chart-params'), {
   type: 'bar',
   data: {
@@ -126,7 +128,7 @@ new Chart(document.getElementById('chart-params'), {
   },
   options: {
     plugins: { title: { display: true, text: 'Total vs active parameters (billions)' } },
-    scales: { y: { title: { display: true, text: 'parameters (B)' } } },
+    scales: { y: { type: PARAMS_LOG ? 'logarithmic' : 'linear', title: { display: true, text: PARAMS_LOG ? 'parameters (B, log scale)' : 'parameters (B)' } } },
   },
 });
 new Chart(document.getElementById('chart-where'), {
