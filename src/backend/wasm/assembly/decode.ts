@@ -1,0 +1,91 @@
+// Register-level decoders: packed weight elements -> f32x4 lanes. No denormal f32 is ever an
+// operand (x86 handles those in microcode, ~100x slower), so subnormal codes take an exact fix-up.
+
+/** Sum of the four lanes. */
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** bf16 pairs: the low halves (elements 2j) as f32. */
+@inline export function bf16Even(v: v128): v128 {
+  return i32x4.shl(v, 16);
+}
+
+/** bf16 pairs: the high halves (elements 2j+1) as f32. */
+@inline export function bf16Odd(v: v128): v128 {
+  return v128.and(v, i32x4.splat(0xffff0000));
+}
+
+/** IEEE half in the low 16 bits of each lane (upper bits zero) -> f32. */
+@inline export function f16x4(h: v128): v128 {
+  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const exp = v128.and(o, i32x4.splat(0x0f800000));
+  const isInf = i32x4.eq(exp, i32x4.splat(0x0f800000));
+  const isSub = i32x4.eq(exp, i32x4.splat(0));
+  let b = i32x4.add(o, i32x4.splat(112 << 23));
+  b = i32x4.add(b, v128.and(isInf, i32x4.splat(112 << 23)));
+  b = i32x4.add(b, v128.and(isSub, i32x4.splat(1 << 23)));
+  // Subnormals: 2^-14 * (1 + m/1024) - 2^-14, exact.
+  const f = f32x4.sub(b, v128.and(isSub, i32x4.splat(0x38800000)));
+  return v128.or(f, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+/** float8_e4m3fn byte held in bits 24..31 of each lane (lower bits ignored) -> f32. */
+@inline export function e4m3x4(t: v128): v128 {
+  const em = v128.and(i32x4.shr_u(t, 4), i32x4.splat(0x07f00000));
+  const isSub = i32x4.eq(v128.and(em, i32x4.splat(0x07800000)), i32x4.splat(0));
+  const isNan = i32x4.eq(em, i32x4.splat(0x07f00000));
+  const b = i32x4.add(i32x4.add(em, i32x4.splat(120 << 23)), v128.and(isSub, i32x4.splat(1 << 23)));
+  // Subnormals: 2^-6 * (1 + m/8) - 2^-6, exact.
+  const f = f32x4.sub(b, v128.and(isSub, i32x4.splat(0x3c800000)));
+  return v128.or(v128.or(f, v128.and(isNan, i32x4.splat(0x7fc00000))), v128.and(t, i32x4.splat(0x80000000)));
+}
+
+/** Scalar forms of the same decoders (tails). */
+@inline export function bf16(bits: u32): f32 {
+  return reinterpret<f32>(bits << 16);
+}
+
+export function f16(h: u32): f32 {
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  let v: f32;
+  if (e == 0) v = <f32>m * reinterpret<f32>(0x33800000); // m * 2^-24
+  else if (e == 31) v = m ? NaN : Infinity;
+  else v = reinterpret<f32>(((e + 112) << 23) | (m << 13));
+  return h & 0x8000 ? -v : v;
+}
+
+export function e4m3(b: u32): f32 {
+  const e = (b >> 3) & 0xf;
+  const m = b & 7;
+  let v: f32;
+  if (e == 15 && m == 7) v = NaN;
+  else if (e == 0) v = <f32>m * reinterpret<f32>(0x3b000000); // m * 2^-9
+  else v = reinterpret<f32>(((e + 120) << 23) | (m << 20));
+  return b & 0x80 ? -v : v;
+}
+
+/** E8M0 scale byte -> 2^(b - 127); 0 is the one subnormal, 255 overflows to Infinity as in the reference. */
+@inline export function e8m0(b: u32): f32 {
+  return b == 0 ? reinterpret<f32>(0x00400000) : reinterpret<f32>(b << 23);
+}
+
+/** E2M1 (MXFP4 element) -> high byte / second byte of its f32 bits, as swizzle tables. */
+@inline export function e2m1Hi(): v128 {
+  return i32x4(0x3f3f3f00, 0x40404040, <i32>0xbfbfbf80, <i32>0xc0c0c0c0);
+}
+@inline export function e2m1Lo(): v128 {
+  return i32x4(<i32>0xc0800000, <i32>0xc0804000, <i32>0xc0800000, <i32>0xc0804000);
+}
+
+/** Dot product of two f32 vectors of len elements. */
+@inline export function dot(a: usize, b: usize, len: i32): f32 {
+  const l4 = <usize>(len & ~3) << 2;
+  let acc = f32x4.splat(0);
+  for (let c: usize = 0; c < l4; c += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(a + c), v128.load(b + c)));
+  let sdot = hsum(acc);
+  for (let c = l4; c < (<usize>len << 2); c += 4) sdot += load<f32>(a + c) * load<f32>(b + c);
+  return sdot;
+}

@@ -1,0 +1,12 @@
+// Entry point of the kernel module (compiled by scripts/build-wasm.mjs). Every export whose first
+// three parameters are (tid, start, end) is a kernel the thread pool can split by rows or elements.
+export * from './matvec';
+export * from './matmul';
+export * from './permute';
+export * from './elementwise';
+export * from './attention';
+
+/** First byte the host may allocate: static data ends here. */
+export function heap_base(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,252 @@
+// Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
+// Weights are decoded in registers; four rows per pass share every activation load.
+// `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
+import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum } from './decode';
+
+export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const c8 = <usize>(cols & ~7) << 2;
+  const end = <usize>cols << 2;
+  let r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const p0 = w + <usize>r * rowBytes;
+    const p1 = p0 + rowBytes;
+    const p2 = p1 + rowBytes;
+    const p3 = p2 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 32) {
+      const x0 = v128.load(x + c);
+      const x1 = v128.load(x + c, 16);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(p0 + c), x0));
+      b0 = f32x4.add(b0, f32x4.mul(v128.load(p0 + c, 16), x1));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(p1 + c), x0));
+      b1 = f32x4.add(b1, f32x4.mul(v128.load(p1 + c, 16), x1));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(p2 + c), x0));
+      b2 = f32x4.add(b2, f32x4.mul(v128.load(p2 + c, 16), x1));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(p3 + c), x0));
+      b3 = f32x4.add(b3, f32x4.mul(v128.load(p3 + c, 16), x1));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
+    let s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
+    for (let c = c8; c < end; c += 4) {
+      const xv = load<f32>(x + c);
+      s0 += xv * load<f32>(p0 + c);
+      s1 += xv * load<f32>(p1 + c);
+      s2 += xv * load<f32>(p2 + c);
+      s3 += xv * load<f32>(p3 + c);
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, s0);
+    store<f32>(o, s1, 4);
+    store<f32>(o, s2, 8);
+    store<f32>(o, s3, 12);
+  }
+  for (; r < r1; r++) {
+    const p = w + <usize>r * rowBytes;
+    let a = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 32) {
+      a = f32x4.add(a, f32x4.mul(v128.load(p + c), v128.load(x + c)));
+      a = f32x4.add(a, f32x4.mul(v128.load(p + c, 16), v128.load(x + c, 16)));
+    }
+    let s = hsum(a);
+    for (let c = c8; c < end; c += 4) s += load<f32>(x + c) * load<f32>(p + c);
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/** bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp: permutePairs). */
+export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
+  const rowBytes = <usize>cols << 1;
+  const c8 = <usize>(cols & ~7);
+  let r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const p0 = w + <usize>r * rowBytes;
+    const p1 = p0 + rowBytes;
+    const p2 = p1 + rowBytes;
+    const p3 = p2 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) {
+      const xa = xp + (c << 2);
+      const xe = v128.load(xa);
+      const xo = v128.load(xa, 16);
+      const wo = c << 1;
+      const v0 = v128.load(p0 + wo);
+      const v1 = v128.load(p1 + wo);
+      const v2 = v128.load(p2 + wo);
+      const v3 = v128.load(p3 + wo);
+      a0 = f32x4.add(a0, f32x4.mul(bf16Even(v0), xe));
+      b0 = f32x4.add(b0, f32x4.mul(bf16Odd(v0), xo));
+      a1 = f32x4.add(a1, f32x4.mul(bf16Even(v1), xe));
+      b1 = f32x4.add(b1, f32x4.mul(bf16Odd(v1), xo));
+      a2 = f32x4.add(a2, f32x4.mul(bf16Even(v2), xe));
+      b2 = f32x4.add(b2, f32x4.mul(bf16Odd(v2), xo));
+      a3 = f32x4.add(a3, f32x4.mul(bf16Even(v3), xe));
+      b3 = f32x4.add(b3, f32x4.mul(bf16Odd(v3), xo));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
+    let s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
+    for (let c = c8; c < <usize>cols; c++) {
+      const xv = load<f32>(xp + (c << 2));
+      s0 += xv * bf16(load<u16>(p0 + (c << 1)));
+      s1 += xv * bf16(load<u16>(p1 + (c << 1)));
+      s2 += xv * bf16(load<u16>(p2 + (c << 1)));
+      s3 += xv * bf16(load<u16>(p3 + (c << 1)));
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, s0);
+    store<f32>(o, s1, 4);
+    store<f32>(o, s2, 8);
+    store<f32>(o, s3, 12);
+  }
+  for (; r < r1; r++) {
+    const p = w + <usize>r * rowBytes;
+    let a = f32x4.splat(0), b = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) {
+      const v = v128.load(p + (c << 1));
+      a = f32x4.add(a, f32x4.mul(bf16Even(v), v128.load(xp + (c << 2))));
+      b = f32x4.add(b, f32x4.mul(bf16Odd(v), v128.load(xp + (c << 2), 16)));
+    }
+    let s = hsum(f32x4.add(a, b));
+    for (let c = c8; c < <usize>cols; c++) s += load<f32>(xp + (c << 2)) * bf16(load<u16>(p + (c << 1)));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/** f16: same lane order as bf16 (xp: permutePairs); each half is rebuilt as f32 in integer lanes. */
+export function matvec_f32_f16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
+  const rowBytes = <usize>cols << 1;
+  const c8 = <usize>(cols & ~7);
+  const lo = i32x4.splat(0xffff);
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const p0 = w + <usize>r * rowBytes;
+    const p1 = p0 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) {
+      const xe = v128.load(xp + (c << 2));
+      const xo = v128.load(xp + (c << 2), 16);
+      const v0 = v128.load(p0 + (c << 1));
+      const v1 = v128.load(p1 + (c << 1));
+      a0 = f32x4.add(a0, f32x4.mul(f16x4(v128.and(v0, lo)), xe));
+      b0 = f32x4.add(b0, f32x4.mul(f16x4(i32x4.shr_u(v0, 16)), xo));
+      a1 = f32x4.add(a1, f32x4.mul(f16x4(v128.and(v1, lo)), xe));
+      b1 = f32x4.add(b1, f32x4.mul(f16x4(i32x4.shr_u(v1, 16)), xo));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
+    for (let c = c8; c < <usize>cols; c++) {
+      const xv = load<f32>(xp + (c << 2));
+      s0 += xv * f16(load<u16>(p0 + (c << 1)));
+      s1 += xv * f16(load<u16>(p1 + (c << 1)));
+    }
+    store<f32>(out + (<usize>r << 2), s0);
+    store<f32>(out + (<usize>r << 2), s1, 4);
+  }
+  for (; r < r1; r++) {
+    const p = w + <usize>r * rowBytes;
+    let a = f32x4.splat(0), b = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) {
+      const v = v128.load(p + (c << 1));
+      a = f32x4.add(a, f32x4.mul(f16x4(v128.and(v, lo)), v128.load(xp + (c << 2))));
+      b = f32x4.add(b, f32x4.mul(f16x4(i32x4.shr_u(v, 16)), v128.load(xp + (c << 2), 16)));
+    }
+    let s = hsum(f32x4.add(a, b));
+    for (let c = c8; c < <usize>cols; c++) s += load<f32>(xp + (c << 2)) * f16(load<u16>(p + (c << 1)));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/** Dot product of 16 fp8 bytes at p with xp's transposed group (element 4j+k sits in lane j of vector k). */
+@inline function fp8Dot16(p: usize, xg: usize, acc: v128): v128 {
+  const v = v128.load(p);
+  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 24)), v128.load(xg)));
+  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 16)), v128.load(xg, 16)));
+  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 8)), v128.load(xg, 32)));
+  return f32x4.add(acc, f32x4.mul(e4m3x4(v), v128.load(xg, 48)));
+}
+
+/**
+ * fp8 e4m3 with f32 block scales [ceil(rows/br), ceil(cols/bc)]: each block's partial sum is scaled once.
+ * xp: permuteQuads when bc is a multiple of 16 (else x as is, and the scalar path runs).
+ */
+export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32, scales: usize, br: i32, bc: i32): void {
+  const scaleCols = (cols + bc - 1) / bc;
+  const simd = (bc & 15) == 0;
+  const c16 = simd ? cols & ~15 : 0;
+  for (let r = r0; r < r1; r += 2) {
+    const two = r + 1 < r1;
+    const p0 = w + <usize>r * <usize>cols;
+    const p1 = two ? p0 + <usize>cols : p0;
+    const sr0 = scales + (<usize>((r / br) * scaleCols) << 2);
+    const sr1 = scales + (<usize>(((two ? r + 1 : r) / br) * scaleCols) << 2);
+    let t0: f32 = 0, t1: f32 = 0;
+    for (let b = 0; b < scaleCols; b++) {
+      const cb = b * bc;
+      const ce = min(cb + bc, cols);
+      const cv = min(ce, c16);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      let c = cb;
+      for (; c < cv; c += 16) {
+        const xg = xp + (<usize>c << 2);
+        a0 = fp8Dot16(p0 + <usize>c, xg, a0);
+        a1 = fp8Dot16(p1 + <usize>c, xg, a1);
+      }
+      let s0 = hsum(a0), s1 = hsum(a1);
+      for (; c < ce; c++) {
+        const xv = load<f32>(xp + (<usize>c << 2));
+        s0 += xv * e4m3(load<u8>(p0 + <usize>c));
+        s1 += xv * e4m3(load<u8>(p1 + <usize>c));
+      }
+      t0 += s0 * load<f32>(sr0 + (<usize>b << 2));
+      t1 += s1 * load<f32>(sr1 + (<usize>b << 2));
+    }
+    store<f32>(out + (<usize>r << 2), t0);
+    if (two) store<f32>(out + (<usize>r << 2), t1, 4);
+  }
+}
+
+/** One 32-element MXFP4 block of a row as eight f32x4 products with xp (lane order of permuteMxfp4). */
+@inline function mxfp4Block(v: v128, xb: usize): v128 {
+  const lo = v128.and(v, i8x16.splat(15));
+  const hi = i8x16.shr_u(v, 4);
+  const tl = e2m1Lo(), th = e2m1Hi();
+  const ll = i8x16.swizzle(tl, lo), hl = i8x16.swizzle(th, lo);
+  const lh = i8x16.swizzle(tl, hi), hh = i8x16.swizzle(th, hi);
+  // bf16 vectors: even elements 0..14, 16..30; odd elements 1..15, 17..31.
+  const ea = i8x16.shuffle(ll, hl, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const eb = i8x16.shuffle(ll, hl, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const oa = i8x16.shuffle(lh, hh, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const ob = i8x16.shuffle(lh, hh, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  let s = f32x4.mul(bf16Even(ea), v128.load(xb));
+  s = f32x4.add(s, f32x4.mul(bf16Odd(ea), v128.load(xb, 16)));
+  s = f32x4.add(s, f32x4.mul(bf16Even(eb), v128.load(xb, 32)));
+  s = f32x4.add(s, f32x4.mul(bf16Odd(eb), v128.load(xb, 48)));
+  s = f32x4.add(s, f32x4.mul(bf16Even(oa), v128.load(xb, 64)));
+  s = f32x4.add(s, f32x4.mul(bf16Odd(oa), v128.load(xb, 80)));
+  s = f32x4.add(s, f32x4.mul(bf16Even(ob), v128.load(xb, 96)));
+  return f32x4.add(s, f32x4.mul(bf16Odd(ob), v128.load(xb, 112)));
+}
+
+/** MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles. */
+export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32, scales: usize): void {
+  const blocks = <usize>(cols >> 5);
+  for (let r = r0; r < r1; r += 2) {
+    const two = r + 1 < r1;
+    const p0 = w + <usize>r * (blocks << 4);
+    const p1 = two ? p0 + (blocks << 4) : p0;
+    const s0p = scales + <usize>r * blocks;
+    const s1p = two ? s0p + blocks : s0p;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    for (let b: usize = 0; b < blocks; b++) {
+      const xb = xp + (b << 7);
+      const d0 = mxfp4Block(v128.load(p0 + (b << 4)), xb);
+      const d1 = mxfp4Block(v128.load(p1 + (b << 4)), xb);
+      a0 = f32x4.add(a0, f32x4.mul(d0, f32x4.splat(e8m0(load<u8>(s0p + b)))));
+      a1 = f32x4.add(a1, f32x4.mul(d1, f32x4.splat(e8m0(load<u8>(s1p + b)))));
+    }
+    store<f32>(out + (<usize>r << 2), hsum(a0));
+    if (two) store<f32>(out + (<usize>r << 2), hsum(a1), 4);
+  }
+}
+

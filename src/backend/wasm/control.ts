@@ -1,0 +1,66 @@
+/**
+ * The control block shared by the calling thread and the workers: one SharedArrayBuffer holding the
+ * current op, its arguments and two counters. The caller bumps SEQ and notifies; each worker runs its
+ * share and bumps DONE; the last one notifies the caller. No message is posted per op.
+ */
+
+/** Kernels the pool can dispatch; every one takes (tid, start, end, ...args). The index is the op code. */
+export const KERNELS = [
+  'matvec_f32_f32w', 'matvec_f32_f16w', 'matvec_f32_bf16w', 'matvec_f32_fp8w', 'matvec_f32_mxfp4w',
+  'matmul_f32_f32w', 'matmul_f32_f16w', 'matmul_f32_bf16w', 'matmul_f32_fp8w', 'matmul_f32_mxfp4w',
+  'embed_rows', 'rms_norm', 'rope', 'attention', 'swiglu', 'swiglu_clamped', 'add_bias', 'add_scaled', 'softmax',
+] as const;
+export type KernelName = (typeof KERNELS)[number];
+export const OP: { readonly [K in KernelName]: number } = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as never;
+
+/** Special op codes. */
+export const OP_EXIT = -1;
+/** Workers leave their wait loop to take a message (a new arena), then resume. */
+export const OP_YIELD = -2;
+
+/** Int32 slots. */
+export const SEQ = 0;
+export const DONE = 1;
+export const OPCODE = 2;
+export const ARENA = 3;
+export const TOTAL = 4;
+export const GRAIN = 5;
+export const NTHREADS = 6;
+/** Set by a worker whose kernel threw (the caller rethrows after the barrier). */
+export const FAILED = 7;
+/** Float64 arguments start at this byte offset. */
+export const ARGS_BYTE = 64;
+export const MAX_ARGS = 20;
+export const CONTROL_BYTES = ARGS_BYTE + MAX_ARGS * 8;
+
+export type Kernel = (tid: number, start: number, end: number, ...args: number[]) => void;
+
+/** Start of thread tid's share of [0, total) cut into whole grains (the last may be partial). */
+export function shareStart(total: number, grain: number, tid: number, nthreads: number): number {
+  const chunks = Math.ceil(total / grain);
+  return Math.min(total, Math.floor((chunks * tid) / nthreads) * grain);
+}
+
+/** Runs thread tid's share of the op described by the control block. */
+export function runShare(kernel: Kernel, tid: number, ctrl: Int32Array, a: Float64Array): void {
+  const total = ctrl[TOTAL]!;
+  const grain = ctrl[GRAIN]!;
+  const n = ctrl[NTHREADS]!;
+  const s = shareStart(total, grain, tid, n);
+  const e = shareStart(total, grain, tid + 1, n);
+  if (s < e) kernel(tid, s, e, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!);
+}
+
+/** Imports every kernel instance needs besides its arena's memory. */
+export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } };
+}
+
+/** The dispatchable exports of one instance, indexed by op code. */
+export function kernelTable(instance: WebAssembly.Instance): Kernel[] {
+  return KERNELS.map((name) => {
+    const f = instance.exports[name];
+    if (typeof f !== 'function') throw new Error(`kernels.wasm lacks the export ${name}; rebuild with npm run build:wasm`);
+    return f as Kernel;
+  });
+}

@@ -1,0 +1,385 @@
+/**
+ * The fast CPU backend: WebAssembly SIMD kernels (assembly/, AssemblyScript) run by the calling
+ * thread and a pool of workers over shared memories. Tested op by op against RefBackend.
+ *
+ * Memory: weights live in arenas (shared memories < 4 GiB each, filled in turn); activations from
+ * alloc() live in arena 0 with the first weights. An op on a weight in another arena stages its
+ * activations there and copies the result back. Arrays the backend did not hand out (a model's own
+ * Float32Array, Int32Array positions) are staged the same way, so every op accepts any array.
+ */
+import type { AttentionArgs, Backend, RopeArgs } from '../backend.js';
+import type { Weight, WeightFormat } from '../../tensor/weight.js';
+import { OwlError } from '../../errors.js';
+import { RefBackend } from '../ref/ref-backend.js';
+import { Arena, ARENA_MAX_BYTES } from './arena.js';
+import { OP } from './control.js';
+import { ThreadPool } from './pool.js';
+import { hostPlatform, type WasmPlatform } from './platform.js';
+
+export interface WasmBackendOptions {
+  /** Threads doing the work, the calling one included (default: the number of cores). */
+  threads?: number;
+  /** Weight bytes placed in an arena before the next one is opened (default 3 GiB; at most 4 GiB). */
+  arenaWeightBytes?: number;
+  /** Where kernels and workers come from (default: this runtime's, Node or browser). */
+  platform?: WasmPlatform;
+}
+
+/** Where a prepared weight sits: its arena and the byte addresses of its data and scales there. */
+export interface WasmPlacement {
+  owner: WasmBackend;
+  arena: number;
+  data: number;
+  scales: number;
+}
+
+/** Formats with wasm kernels; others (e.g. ggml blocks) run through the reference implementation. */
+type KernelFormat = 'f32' | 'f16' | 'bf16' | 'fp8_e4m3' | 'mxfp4';
+const MATVEC: Record<KernelFormat, number> = {
+  f32: OP.matvec_f32_f32w, f16: OP.matvec_f32_f16w, bf16: OP.matvec_f32_bf16w, fp8_e4m3: OP.matvec_f32_fp8w, mxfp4: OP.matvec_f32_mxfp4w,
+};
+const MATMUL: Record<KernelFormat, number> = {
+  f32: OP.matmul_f32_f32w, f16: OP.matmul_f32_f16w, bf16: OP.matmul_f32_bf16w, fp8_e4m3: OP.matmul_f32_fp8w, mxfp4: OP.matmul_f32_mxfp4w,
+};
+/** Format codes of assembly/dequant.ts. */
+const FORMAT_CODE: Record<KernelFormat, number> = { f32: 0, f16: 1, bf16: 2, fp8_e4m3: 3, mxfp4: 4 };
+/** Below this much work (multiply-adds or elements) an op runs on the calling thread alone: waking the workers costs more. */
+const PARALLEL_MIN = 32768;
+const DEFAULT_ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
+
+function hasKernels(f: WeightFormat): f is KernelFormat {
+  return f in MATVEC;
+}
+
+type Fn = (...args: number[]) => number;
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  private readonly arenas: Arena[] = [];
+  private readonly owner = new WeakMap<ArrayBufferLike, Arena>();
+  /** alloc() buffers: live ones by address, freed ones by byte length for reuse. */
+  private readonly live = new Map<number, number>();
+  private readonly freeLists = new Map<number, number[]>();
+  /** Weights used without prepareWeight(): prepared on first use. */
+  private readonly adopted = new WeakMap<Weight, Weight>();
+  /** Outputs computed in staging, copied to the caller's arrays when the op ends. */
+  private readonly pending: { arena: Arena; dst: Float32Array; ptr: number; length: number }[] = [];
+  private pool!: ThreadPool;
+  private readonly ref = new RefBackend();
+
+  private constructor(
+    private readonly module: WebAssembly.Module,
+    readonly threads: number,
+    private readonly arenaWeightBytes: number,
+  ) {}
+
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const platform = opts.platform ?? (await hostPlatform());
+    const threads = opts.threads ?? platform.cores();
+    if (!Number.isInteger(threads) || threads < 1) throw new OwlError(`wasm backend: threads must be a positive integer, got ${threads}`);
+    const cap = opts.arenaWeightBytes ?? DEFAULT_ARENA_WEIGHT_BYTES;
+    if (!(cap > 0)) throw new OwlError(`wasm backend: arenaWeightBytes must be positive, got ${cap}`);
+    const module = await platform.loadKernels();
+    const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES));
+    b.newArena();
+    b.pool = await ThreadPool.start(platform, threads, module, [b.arenas[0]!.memory]);
+    return b;
+  }
+
+  /** Stops the worker threads; later ops run on the calling thread alone. */
+  async dispose(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** Number of arenas (shared memories) in use. */
+  get arenaCount(): number {
+    return this.arenas.length;
+  }
+
+  // ---- memory ----
+
+  alloc(length: number): Float32Array {
+    if (length === 0) return new Float32Array(0);
+    const a = this.arenas[0]!;
+    const bytes = length * 4;
+    let ptr = this.freeLists.get(bytes)?.pop();
+    if (ptr === undefined) ptr = a.reserve(bytes);
+    else a.bytes.fill(0, ptr, ptr + bytes);
+    this.live.set(ptr, bytes);
+    return new Float32Array(a.bytes.buffer, ptr, length);
+  }
+
+  free(buf: Float32Array): void {
+    if (this.owner.get(buf.buffer) !== this.arenas[0] || this.live.get(buf.byteOffset) !== buf.byteLength) return;
+    this.live.delete(buf.byteOffset);
+    let list = this.freeLists.get(buf.byteLength);
+    if (!list) this.freeLists.set(buf.byteLength, (list = []));
+    list.push(buf.byteOffset);
+  }
+
+  allocWeightBytes(byteLength: number): Uint8Array {
+    const a = this.weightArena(byteLength);
+    const ptr = a.reserve(byteLength);
+    a.weightBytes += byteLength;
+    return new Uint8Array(a.bytes.buffer, ptr, byteLength);
+  }
+
+  prepareWeight(w: Weight): Weight {
+    checkWeight(w);
+    let a = this.owner.get(w.data.buffer);
+    let data = w.data;
+    let scales = w.scales;
+    if (!a) {
+      a = this.weightArena(data.byteLength + (scales?.byteLength ?? 0) + 128);
+      data = this.copyInto(a, data);
+      a.weightBytes += data.byteLength;
+    }
+    // Scales must sit in the data's arena (loaders often decode FP8 scales into ordinary memory).
+    if (scales && this.owner.get(scales.buffer) !== a) scales = this.copyInto(a, scales);
+    const handle: WasmPlacement = { owner: this, arena: a.index, data: data.byteOffset, scales: scales?.byteOffset ?? 0 };
+    return { ...w, data, scales, handle };
+  }
+
+  // ---- ops ----
+
+  matmul(out: Float32Array, x: Float32Array, w: Weight, n: number): void {
+    const { rows, cols, format } = w;
+    if (!hasKernels(format)) return this.ref.matmul(out, x, w, n);
+    const p = this.place(w);
+    need(x, n * cols, 'matmul x');
+    need(out, n * rows, 'matmul out');
+    if (n === 0 || rows === 0) return;
+    const a = this.arenas[p.arena]!;
+    a.beginOp();
+    const xp = this.input(a, x, n * cols);
+    const op = this.output(a, out, n * rows, false);
+    const [br, bc] = w.block ?? [1, 1];
+    const args = this.pool.args;
+    const parallel = n * rows * cols >= PARALLEL_MIN;
+    if (n === 1) {
+      const xin = this.permuted(a, format, xp, cols, bc);
+      args.set([op, xin, p.data, cols, p.scales, br, bc]);
+      this.run(a, MATVEC[format], rows, 4, parallel);
+    } else {
+      const sc = a.threadScratch((a.exports.matmul_scratch_bytes as Fn)(cols), this.threads);
+      args.set([op, xp, p.data, n, rows, cols, sc.base, sc.stride, p.scales, br, bc]);
+      this.run(a, MATMUL[format], rows, 4, parallel);
+    }
+    this.flush();
+  }
+
+  embed(out: Float32Array, table: Weight, ids: Int32Array): void {
+    const format = table.format;
+    if (!hasKernels(format)) return this.ref.embed(out, table, ids);
+    const n = ids.length;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= table.rows) throw new RangeError(`token id ${id} outside the vocabulary (${table.rows})`);
+    }
+    need(out, n * table.cols, 'embed out');
+    if (n === 0) return;
+    const p = this.place(table);
+    const a = this.arenas[p.arena]!;
+    a.beginOp();
+    const op = this.output(a, out, n * table.cols, false);
+    const ip = this.input(a, ids, n);
+    const [br, bc] = table.block ?? [1, 1];
+    this.pool.args.set([op, ip, p.data, FORMAT_CODE[format], table.cols, p.scales, br, bc]);
+    this.run(a, OP.embed_rows, n, 1, n * table.cols >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  rmsNorm(out: Float32Array, x: Float32Array, gamma: Float32Array, n: number, dim: number, eps: number): void {
+    const len = n * dim;
+    need(x, len, 'rmsNorm x');
+    need(out, len, 'rmsNorm out');
+    need(gamma, dim, 'rmsNorm gamma');
+    if (len === 0) return;
+    const a = this.begin();
+    const xp = this.input(a, x, len);
+    this.pool.args.set([this.output(a, out, len, false), xp, this.input(a, gamma, dim), dim, eps]);
+    this.run(a, OP.rms_norm, n, 1, len >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  rope({ x, n, heads, stride, offset, positions, table }: RopeArgs): void {
+    if (offset + table.dim > stride) throw new RangeError(`rope: offset ${offset} + dim ${table.dim} exceeds the head stride ${stride}`);
+    need(x, n * heads * stride, 'rope x');
+    need(positions, n, 'rope positions');
+    need(table.invFreq, table.dim / 2, 'rope invFreq');
+    if (n === 0) return;
+    const a = this.begin();
+    const xp = this.output(a, x, n * heads * stride, true);
+    const pp = this.input(a, positions, n);
+    const fp = this.input(a, table.invFreq, table.dim / 2);
+    this.pool.args.set([xp, heads, stride, offset, pp, fp, table.dim, table.layout === 'interleaved' ? 1 : 0, table.scale]);
+    this.run(a, OP.rope, n, 1, n * heads * table.dim >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  attention(args: AttentionArgs): void {
+    const { q, k, v, out, nq, nk, numHeads, numKvHeads, dk, dv, scale, qPos, kPos, window, sinks } = args;
+    if (numKvHeads < 1 || numHeads % numKvHeads !== 0) throw new RangeError(`attention: ${numHeads} heads cannot share ${numKvHeads} kv heads`);
+    const kStride = args.kStride ?? numKvHeads * dk;
+    const vStride = args.vStride ?? numKvHeads * dv;
+    const kLen = nk === 0 ? 0 : (nk - 1) * kStride + numKvHeads * dk;
+    const vLen = nk === 0 ? 0 : (nk - 1) * vStride + numKvHeads * dv;
+    need(q, nq * numHeads * dk, 'attention q');
+    need(out, nq * numHeads * dv, 'attention out');
+    need(k, kLen, 'attention k');
+    need(v, vLen, 'attention v');
+    need(qPos, nq, 'attention qPos');
+    need(kPos, nk, 'attention kPos');
+    if (sinks) need(sinks, numHeads, 'attention sinks');
+    if (nq === 0) return;
+    const a = this.begin();
+    const sc = a.threadScratch((a.exports.attention_scratch_bytes as Fn)(), this.threads);
+    this.pool.args.set([
+      this.input(a, q, nq * numHeads * dk), this.input(a, k, kLen), this.input(a, v, vLen), this.output(a, out, nq * numHeads * dv, false),
+      nk, numHeads, numHeads / numKvHeads, dk, dv, kStride, vStride, scale,
+      this.input(a, qPos, nq), this.input(a, kPos, nk), window ?? -1, sinks ? this.input(a, sinks, numHeads) : 0, sc.base, sc.stride,
+    ]);
+    this.run(a, OP.attention, nq * numHeads, 1, nq * numHeads * nk * (dk + dv) >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, len: number): void {
+    this.elementwise(OP.swiglu, out, gate, up, len, []);
+  }
+
+  swigluClamped(out: Float32Array, gate: Float32Array, up: Float32Array, len: number, limit: number, alpha: number): void {
+    this.elementwise(OP.swiglu_clamped, out, gate, up, len, [limit, alpha]);
+  }
+
+  addBias(x: Float32Array, bias: Float32Array, n: number): void {
+    const dim = bias.length;
+    need(x, n * dim, 'addBias x');
+    if (n * dim === 0) return;
+    const a = this.begin();
+    this.pool.args.set([this.output(a, x, n * dim, true), this.input(a, bias, dim), dim]);
+    this.run(a, OP.add_bias, n, 1, n * dim >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  addScaled(out: Float32Array, a: Float32Array, b: Float32Array, s: number, len: number): void {
+    this.elementwise(OP.add_scaled, out, a, b, len, [s]);
+  }
+
+  softmax(x: Float32Array, n: number, dim: number): void {
+    need(x, n * dim, 'softmax x');
+    if (n * dim === 0) return;
+    const a = this.begin();
+    this.pool.args.set([this.output(a, x, n * dim, true), dim]);
+    this.run(a, OP.softmax, n, 1, n * dim >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  // ---- plumbing ----
+
+  private elementwise(op: number, out: Float32Array, x: Float32Array, y: Float32Array, len: number, extra: number[]): void {
+    need(x, len, 'input');
+    need(y, len, 'input');
+    need(out, len, 'output');
+    if (len === 0) return;
+    const a = this.begin();
+    const xp = this.input(a, x, len);
+    const yp = this.input(a, y, len);
+    this.pool.args.set([this.output(a, out, len, false), xp, yp, ...extra]);
+    this.run(a, op, len, 16, len >= PARALLEL_MIN);
+    this.flush();
+  }
+
+  private begin(): Arena {
+    const a = this.arenas[0]!;
+    a.beginOp();
+    return a;
+  }
+
+  private run(a: Arena, op: number, total: number, grain: number, parallel: boolean): void {
+    this.pool.dispatch(a.index, op, a.kernels[op]!, total, grain, parallel);
+  }
+
+  /** Address of arr's first `length` elements in arena a, staging a copy if it lives elsewhere. */
+  private input(a: Arena, arr: Float32Array | Int32Array, length: number): number {
+    if (this.owner.get(arr.buffer) === a) return arr.byteOffset;
+    const p = a.stage(length * 4);
+    const view = arr instanceof Int32Array ? new Int32Array(a.bytes.buffer, p, length) : new Float32Array(a.bytes.buffer, p, length);
+    view.set(arr.subarray(0, length));
+    return p;
+  }
+
+  /** Address to write arr's first `length` elements; staged outputs are copied back by flush(). */
+  private output(a: Arena, arr: Float32Array, length: number, copyIn: boolean): number {
+    if (this.owner.get(arr.buffer) === a) return arr.byteOffset;
+    const p = copyIn ? this.input(a, arr, length) : a.stage(length * 4);
+    this.pending.push({ arena: a, dst: arr, ptr: p, length });
+    return p;
+  }
+
+  private flush(): void {
+    for (const { arena, dst, ptr, length } of this.pending) dst.set(new Float32Array(arena.bytes.buffer, ptr, length));
+    this.pending.length = 0;
+  }
+
+  /** x in the lane order the format's matvec decoder produces (see assembly/permute.ts). */
+  private permuted(a: Arena, format: KernelFormat, xp: number, cols: number, bc: number): number {
+    const name = format === 'bf16' || format === 'f16' ? 'permute_pairs' : format === 'mxfp4' ? 'permute_mxfp4' : format === 'fp8_e4m3' && bc % 16 === 0 ? 'permute_quads' : null;
+    if (!name) return xp;
+    const dst = a.stage(cols * 4);
+    (a.exports[name] as Fn)(xp, dst, cols);
+    return dst;
+  }
+
+  private place(w: Weight): WasmPlacement {
+    const h = w.handle as WasmPlacement | undefined;
+    if (h && h.owner === this) return h;
+    let p = this.adopted.get(w);
+    if (!p) this.adopted.set(w, (p = this.prepareWeight(w)));
+    return p.handle as WasmPlacement;
+  }
+
+  /** The arena the next weight of byteLength bytes goes to: the last one, or a new one when it is full. */
+  private weightArena(byteLength: number): Arena {
+    const last = this.arenas[this.arenas.length - 1]!;
+    if (last.fits(byteLength, this.arenaWeightBytes) || (last.weightBytes === 0 && last.fits(byteLength, ARENA_MAX_BYTES))) return last;
+    const a = this.newArena();
+    if (!a.fits(byteLength, ARENA_MAX_BYTES)) throw new RangeError(`a weight of ${byteLength} bytes does not fit a 4 GiB wasm arena`);
+    return a;
+  }
+
+  private newArena(): Arena {
+    const a = new Arena(this.arenas.length, this.module, (buf, arena) => this.owner.set(buf, arena));
+    this.arenas.push(a);
+    this.pool?.attach(a.memory);
+    return a;
+  }
+
+  private copyInto<T extends Uint8Array | Float32Array>(a: Arena, src: T): T {
+    const p = a.reserve(src.byteLength);
+    const dst = src instanceof Float32Array ? new Float32Array(a.bytes.buffer, p, src.length) : new Uint8Array(a.bytes.buffer, p, src.length);
+    dst.set(src);
+    return dst as T;
+  }
+}
+
+function need(arr: { length: number }, length: number, what: string): void {
+  if (arr.length < length) throw new RangeError(`${what}: ${arr.length} elements, the op needs ${length}`);
+}
+
+/** Byte sizes the kernels rely on, checked once per weight. */
+function checkWeight(w: Weight): void {
+  const { format, rows, cols } = w;
+  if (!hasKernels(format)) return;
+  const where = `${format} weight [${rows}, ${cols}]`;
+  const per: Record<KernelFormat, number> = { f32: 4, f16: 2, bf16: 2, fp8_e4m3: 1, mxfp4: 0.5 };
+  if (format === 'mxfp4' && cols % 32 !== 0) throw new RangeError(`${where}: MXFP4 needs cols divisible by 32`);
+  if (w.data.byteLength !== rows * cols * per[format]) throw new RangeError(`${where}: ${w.data.byteLength} data bytes, expected ${rows * cols * per[format]}`);
+  if (format === 'fp8_e4m3') {
+    const [br, bc] = w.block ?? [0, 0];
+    if (!(br >= 1 && bc >= 1)) throw new RangeError(`${where}: FP8 weights need a block size`);
+    const want = Math.ceil(rows / br) * Math.ceil(cols / bc);
+    if (!(w.scales instanceof Float32Array) || w.scales.length !== want) throw new RangeError(`${where}: expected ${want} f32 block scales`);
+  }
+  if (format === 'mxfp4' && (!(w.scales instanceof Uint8Array) || w.scales.length !== (rows * cols) / 32))
+    throw new RangeError(`${where}: expected ${(rows * cols) / 32} E8M0 scale bytes`);
+}

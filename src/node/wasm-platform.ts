@@ -1,0 +1,49 @@
+/** Node side of the wasm backend's platform: kernels from disk, worker_threads, the core count. */
+import { Worker } from 'node:worker_threads';
+import { readFile, access } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { KERNELS_URL, type WasmPlatform } from '../backend/wasm/platform.js';
+
+/** Running from sources (tsx), the kernels are still read from the build output in dist/. */
+async function kernelsPath(): Promise<string> {
+  const next = fileURLToPath(KERNELS_URL);
+  const candidates = [next, next.replace(/([\\/])src([\\/]backend[\\/]wasm[\\/]kernels\.wasm)$/, '$1dist$1src$2')];
+  for (const p of candidates) {
+    try {
+      await access(p);
+      return p;
+    } catch {}
+  }
+  throw new Error(`kernels.wasm not found (looked at ${[...new Set(candidates)].join(', ')}); run \`npm run build:wasm\``);
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(fromSource ? './wasm-worker.ts' : './wasm-worker.js', import.meta.url);
+
+/** Running from sources (tsx), a worker does not inherit tsx's hooks: it registers them before loading its entry. */
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerUrl);
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+export const nodePlatform: WasmPlatform = {
+  cores: () => availableParallelism(),
+  async loadKernels() {
+    return WebAssembly.compile(await readFile(await kernelsPath()));
+  },
+  spawn() {
+    const w = startWorker();
+    return {
+      post: (m) => w.postMessage(m),
+      onMessage: (cb) => w.on('message', cb),
+      onError: (cb) => w.on('error', cb),
+      keepAlive: (on) => (on ? w.ref() : w.unref()),
+      terminate: async () => {
+        await w.terminate();
+      },
+    };
+  },
+};
