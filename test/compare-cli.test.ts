@@ -123,3 +123,16 @@ test('--help explains the options', () => {
   assert.equal(r.code, 0);
   for (const opt of ['--format', '--out', '--claims', '--kv-dtype', '--contexts', '--context']) assert.match(r.stdout, new RegExp(opt));
 });
+
+test('--measure: the KV bytes per token the engine allocates equal the analysis (f32 cache), per family', () => {
+  const models = ['qwen3-moe', 'deepseek-v3-fp8', 'gpt-oss-mxfp4'].map((m) => join(FIXTURES, 'models', m));
+  const r = owl('--measure', '--format', 'json', ...models);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Array<Record<string, any>>;
+  for (const m of out) {
+    assert.equal(m.measured_kv.agrees, true, m.name);
+    assert.equal(m.measured_kv.bytes_per_token, m.kv_cache.bytes_per_token * 2, `${m.name}: f32 cache is twice bf16`);
+  }
+  // MLA caches kv_lora_rank + rope = 40 values per layer: 3 layers x 40 x 4 bytes.
+  assert.equal(out[1]!.measured_kv.bytes_per_token, 480);
+});

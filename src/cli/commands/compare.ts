@@ -12,7 +12,10 @@ import {
   DEFAULT_CONTEXTS,
   KV_DTYPES,
   parseKvDtype,
+  kvCacheBytesPerToken,
 } from '../../analysis/index.js';
+import { loadModelDir } from '../../node/model-dir.js';
+import type { ModelSpec } from '../../config/spec.js';
 import { renderHtml, renderMarkdown, renderTerminal, type ComparedModel } from '../../report/index.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -40,6 +43,9 @@ Options:
       --kv-dtype DTYPE  KV-cache element type: ${KV_DTYPES.join(', ')} (default bf16)
       --contexts LIST   context lengths for the KV-cache sizes (default ${DEFAULT_CONTEXTS.join(',')})
       --context N       context length for FLOPs per token (default 4096)
+      --measure         MODEL must be model folders with weights: load each, run a prompt, and
+                        report the KV-cache bytes per token the engine really allocates (f32 cache)
+                        beside the analysis for an f32 cache ("measured_kv" in json)
   -h, --help            this help
 
 Examples:
@@ -67,6 +73,19 @@ function chartJsSource(): string {
   return readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8');
 }
 
+/** Load the model folder and measure the cache the engine allocates (f32 values). */
+function measureKvCache(dir: string, spec: ModelSpec) {
+  const { model } = loadModelDir(dir);
+  const cache = model.newCache();
+  // Past any sliding window, so ring layers have stopped growing.
+  const tokens = Math.min(spec.maxPositions, Math.max((spec.slidingWindow ?? 0) + 8, 16));
+  model.forward(Array.from({ length: tokens }, (_, i) => i % spec.vocabSize), cache, { logits: 'last' });
+  const measured = cache.bytesPerToken();
+  const analysed = kvCacheBytesPerToken(spec, 'f32');
+  if (measured !== analysed) console.error(`owl compare: ${dir}: engine allocates ${measured} B/token, analysis says ${analysed}`);
+  return { cache_dtype: 'f32', tokens, bytes_per_token: measured, allocated_bytes: cache.allocatedBytes(), analysis_bytes_per_token: analysed, agrees: measured === analysed };
+}
+
 const command: Command = {
   name: 'compare',
   summary: 'compare model architectures: parameters, KV cache, FLOPs, context, MoE, checkpoint size',
@@ -83,6 +102,7 @@ const command: Command = {
         'kv-dtype': { type: 'string', default: 'bf16' },
         contexts: { type: 'string', default: DEFAULT_CONTEXTS.join(',') },
         context: { type: 'string', default: '4096' },
+        measure: { type: 'boolean', default: false },
       },
     });
     const format = parseFormat(values.format, values.out);
@@ -100,7 +120,8 @@ const command: Command = {
     const models: ComparedModel[] = refs.map((ref) => {
       const spec = resolveModelSpec(ref);
       const analysis = analyzeModel(spec, { kvDtype, contexts, flopsContext });
-      return withClaims ? { ...analysis, claims: checkClaims(spec, analysis, claimsEntryFor(spec.source)) } : analysis;
+      const compared: ComparedModel = withClaims ? { ...analysis, claims: checkClaims(spec, analysis, claimsEntryFor(spec.source)) } : analysis;
+      return values.measure ? { ...compared, measured_kv: measureKvCache(ref, spec) } : compared;
     });
 
     let text: string;

@@ -85,12 +85,13 @@ export class FullCache implements LayerCache {
     return true;
   }
 
+  /** Measured from the buffers actually held. */
   allocatedBytes(): number {
-    return this.cap * this.bytesPerToken();
+    return this.k.byteLength + (this.vWidth ? this.v.byteLength : 0);
   }
 
   bytesPerToken(): number {
-    return (this.kWidth + this.vWidth) * 4;
+    return this.cap ? this.allocatedBytes() / this.cap : (this.kWidth + this.vWidth) * 4;
   }
 }
 
@@ -147,7 +148,7 @@ export class RingCache implements LayerCache {
   }
 
   allocatedBytes(): number {
-    return this.window * (this.kWidth + this.vWidth) * 4;
+    return this.k.byteLength + this.v.byteLength;
   }
 
   bytesPerToken(): number {
