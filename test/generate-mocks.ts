@@ -3,9 +3,9 @@ import type { ModelSpec } from '../src/config/spec.js';
 import type { Backend } from '../src/backend/backend.js';
 import type { LayerCache } from '../src/models/blocks/kv-cache.js';
 import { ModelCache, type CausalLM } from '../src/models/decoder.js';
-import type { ChatDelta, OutputParser } from '../src/generate/stream.js';
-import type { SessionChatFormat } from '../src/generate/session.js';
-import { StreamingDetokenizer } from '../src/generate/incremental.js';
+import type { ChatDelta, ChatFormat, ChatMessage, OutputParser } from '../src/chat/types.js';
+import { IncrementalDecoder } from '../src/tokenizer/incremental.js';
+import type { Tokenizer } from '../src/tokenizer/types.js';
 
 /** Byte tokenizer: ids 0..255 are bytes, then a few specials. */
 export const EOS = 256;
@@ -16,16 +16,19 @@ export const IM_END = 260;
 const SPECIALS: Record<number, string> = { [EOS]: '<eos>', [THINK]: '<think>', [END_THINK]: '</think>', [IM_START]: '<|im_start|>', [IM_END]: '<|im_end|>' };
 export const VOCAB = 264;
 
-export const byteTokenizer = {
+const SPECIAL_RE = /<eos>|<think>|<\/think>|<\|im_start\|>|<\|im_end\|>/g;
+const idOf = (text: string) => Number(Object.keys(SPECIALS).find((k) => SPECIALS[Number(k)] === text));
+
+export const byteTokenizer: Tokenizer = {
+  vocabSize: VOCAB,
   encode(text: string): number[] {
     const out: number[] = [];
-    const re = /<eos>|<think>|<\/think>|<\|im_start\|>|<\|im_end\|>/g;
-    let last = 0;
     const bytes = (s: string) => out.push(...new TextEncoder().encode(s));
-    for (let m = re.exec(text); m; m = re.exec(text)) {
+    let last = 0;
+    for (const m of text.matchAll(SPECIAL_RE)) {
       bytes(text.slice(last, m.index));
-      out.push(Number(Object.keys(SPECIALS).find((k) => SPECIALS[Number(k)] === m![0])));
-      last = m.index + m[0].length;
+      out.push(idOf(m[0]));
+      last = m.index! + m[0].length;
     }
     bytes(text.slice(last));
     return out;
@@ -47,6 +50,17 @@ export const byteTokenizer = {
     flush();
     return text;
   },
+  tokenToId: (t) => (t.length === 1 && t.charCodeAt(0) < 128 ? t.charCodeAt(0) : Object.values(SPECIALS).includes(t) ? idOf(t) : undefined),
+  idToToken: (id) => (id < 256 ? String.fromCharCode(id) : SPECIALS[id]),
+  addedTokens: Object.entries(SPECIALS).map(([id, content]) => ({ id: Number(id), content, special: true })),
+  isAdded: (id) => id in SPECIALS,
+  isSpecial: (id) => id in SPECIALS,
+  findAddedTokens: (text) => [...text.matchAll(SPECIAL_RE)].map((m) => ({ start: m.index!, end: m.index! + m[0].length, id: idOf(m[0]) })),
+  namedTokens: { eos_token: { id: EOS, content: '<eos>' } },
+  eosIds: [EOS],
+  config: {},
+  chatTemplate: undefined,
+  chatTemplates: {},
 };
 
 class FakeLayer implements LayerCache {
@@ -144,26 +158,31 @@ function lastIndexOf(h: readonly number[], pat: number[]): number {
   return -1;
 }
 
-export interface Msg {
-  role: string;
-  content: string;
-  reasoning_content?: string;
-}
-
-/** A ChatML-like format over the byte tokenizer, with <think>…</think> reasoning. */
-export const miniChat: SessionChatFormat<Msg, never> = {
-  render(messages, kwargs = {}) {
-    let text = messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('');
+/** A ChatML-like format over the byte tokenizer, with <think>…</think> reasoning and a thinking switch. */
+export const miniChat: ChatFormat = {
+  kind: 'jinja',
+  render(messages: ChatMessage[], kwargs = {}) {
+    let text = messages.map((m) => `<|im_start|>${m.role}\n${String(m.content)}<|im_end|>\n`).join('');
     if (kwargs.add_generation_prompt) text += '<|im_start|>assistant\n';
     if (kwargs.enable_thinking === false) text += '<think>\n\n</think>\n\n';
     return { text, ids: byteTokenizer.encode(text) };
   },
-  parser(): OutputParser<never> {
-    const detok = new StreamingDetokenizer(byteTokenizer);
+  parser(): OutputParser {
+    const detok = new IncrementalDecoder(byteTokenizer);
+    const out = { reasoning: '', content: '', toolCalls: [], warnings: [], stopped: false };
     let inThink = false;
-    const wrap = (text: string): ChatDelta<never>[] => (text ? [inThink ? { reasoning: text } : { content: text }] : []);
+    const wrap = (text: string): ChatDelta => {
+      if (!text) return {};
+      out[inThink ? 'reasoning' : 'content'] += text;
+      return inThink ? { reasoning: text } : { content: text };
+    };
     return {
       push(id) {
+        if (out.stopped) return {};
+        if (id === IM_END) {
+          out.stopped = true;
+          return wrap(detok.flush());
+        }
         if (id === THINK || id === END_THINK) {
           const rest = wrap(detok.flush());
           inThink = id === THINK;
@@ -172,8 +191,11 @@ export const miniChat: SessionChatFormat<Msg, never> = {
         return wrap(detok.push(id));
       },
       finish: () => wrap(detok.flush()),
+      result: () => ({ ...out }),
     };
   },
   stopTokens: [IM_END],
-  thinkingSwitch: true,
 };
+
+/** The template source the session inspects for switches. */
+export const MINI_TEMPLATE = '{% if enable_thinking is false %}<think>\n\n</think>{% endif %}';

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatSession } from '../src/generate/session.js';
 import { StopStringMatcher } from '../src/generate/stop.js';
-import { StreamingDetokenizer } from '../src/generate/incremental.js';
 import { parseGenerationConfig } from '../src/generate/defaults.js';
-import type { ChatDelta, GenerationStream } from '../src/generate/stream.js';
+import type { GenerationStream, StreamDelta } from '../src/generate/stream.js';
+import type { ChatMessage } from '../src/chat/types.js';
 import {
   EOS,
   END_THINK,
@@ -18,11 +18,11 @@ import {
   miniChat,
   oneHot,
   replyModel,
-  type Msg,
+  MINI_TEMPLATE,
 } from './generate-mocks.js';
 
-async function collect<T>(stream: GenerationStream<T>) {
-  const deltas: ChatDelta<T>[] = [];
+async function collect(stream: GenerationStream) {
+  const deltas: StreamDelta[] = [];
   for await (const d of stream) deltas.push(d);
   return { deltas, summary: await stream.summary };
 }
@@ -48,14 +48,14 @@ test('stop strings split across tokens are held back, then cut', () => {
   assert.equal(tail.flush(), 'EN');
 });
 
-test('streamed text never splits a UTF-8 character', () => {
+test('streamed text never splits a UTF-8 character', async () => {
   const text = 'héllo 🦉 猫!';
-  const d = new StreamingDetokenizer(byteTokenizer);
-  const pieces = bytes(text).map((id) => d.push(id));
-  pieces.push(d.flush());
-  assert.equal(pieces.join(''), text);
-  for (const p of pieces) assert.ok(!p.includes('\uFFFD'), JSON.stringify(pieces));
-  assert.ok(pieces.filter((p) => p === '').length >= 5, 'multi-byte characters were held back');
+  const session = new ChatSession({ model: continuationModel('>' + text), tokenizer: byteTokenizer });
+  const { deltas, summary } = await collect(session.complete('>', { temperature: 0 }));
+  assert.equal(summary.content, text);
+  assert.equal(deltas.map((d) => d.content).join(''), text);
+  for (const d of deltas) assert.ok(!d.content!.includes('\uFFFD'), JSON.stringify(deltas));
+  assert.ok(deltas.length < summary.tokens.length - 5, 'bytes of multi-byte characters were held back');
 });
 
 test('complete(): stop string split across tokens ends the output before it', async () => {
@@ -162,7 +162,7 @@ test('a reader that stops early ends the run (summary "abort") and frees the ses
 
 test('chat: reasoning and content arrive as separate deltas; stop token ends the turn', async () => {
   const reply = [THINK, ...bytes('hmm, 2+2'), END_THINK, ...bytes('\n\nIt is 4.')];
-  const session = new ChatSession<Msg, never>({ model: replyModel(() => reply, IM_END), tokenizer: byteTokenizer, chatFormat: miniChat });
+  const session = new ChatSession({ model: replyModel(() => reply, IM_END), tokenizer: byteTokenizer, chatFormat: miniChat, templateSource: MINI_TEMPLATE });
   const { deltas, summary } = await collect(session.chat([{ role: 'user', content: '2+2?' }], { temperature: 0 }));
   assert.equal(summary.reasoning, 'hmm, 2+2');
   assert.equal(summary.content, '\n\nIt is 4.');
@@ -174,7 +174,7 @@ test('chat: reasoning and content arrive as separate deltas; stop token ends the
 });
 
 test('chat: thinking switch and Qwen3 card defaults per mode; user values win', () => {
-  const session = new ChatSession<Msg, never>({ model: replyModel(() => []), tokenizer: byteTokenizer, chatFormat: miniChat });
+  const session = new ChatSession({ model: replyModel(() => []), tokenizer: byteTokenizer, chatFormat: miniChat, templateSource: MINI_TEMPLATE });
   assert.equal(session.samplingFor({}, true).temperature, 0.6);
   assert.equal(session.samplingFor({}, false).temperature, 0.7);
   assert.equal(session.samplingFor({ temperature: 0.2 }, false).temperature, 0.2);
@@ -188,8 +188,8 @@ test('prefix reuse: each turn prefills only the new tokens; the output is the sa
   const questions = ['Hi!', 'Favourite colour?', 'And the answer?'];
   const run = async (reuse: boolean) => {
     const model = replyModel(reply, IM_END);
-    const session = new ChatSession<Msg, never>({ model, tokenizer: byteTokenizer, chatFormat: miniChat });
-    const messages: Msg[] = [{ role: 'system', content: 'You are terse.' }];
+    const session = new ChatSession({ model, tokenizer: byteTokenizer, chatFormat: miniChat });
+    const messages: ChatMessage[] = [{ role: 'system', content: 'You are terse.' }];
     const turns = [];
     for (const q of questions) {
       messages.push({ role: 'user', content: q });

@@ -3,33 +3,17 @@
  * kept across calls so a multi-turn chat only prefills what is new. Browser-safe; node/session.ts
  * loads one from a model folder.
  */
+import type { ChatFormat, ChatMessage, OutputParser, ParsedOutput, RenderedChat } from '../chat/types.js';
 import type { ModelSpec } from '../config/spec.js';
 import { OwlError } from '../errors.js';
 import type { CausalLM } from '../models/decoder.js';
+import { IncrementalDecoder } from '../tokenizer/incremental.js';
+import type { Tokenizer } from '../tokenizer/types.js';
 import { CachedModel } from './cached-model.js';
 import { defaultSampling, EMPTY_GENERATION_CONFIG, type GenerationConfig } from './defaults.js';
-import { StreamingDetokenizer, type TextDecoding } from './incremental.js';
 import { randomSeed } from './rng.js';
 import { validateSampling, type SamplingOptions } from './sampling.js';
-import { GenerationJob, GenerationStream, type ChatDelta, type OutputParser } from './stream.js';
-
-/** What generation needs from a tokenizer (src/tokenizer's Tokenizer provides it). */
-export interface TextTokenizer extends TextDecoding {
-  encode(text: string): number[];
-}
-
-/** What chat needs from a chat format (src/chat provides them). */
-export interface SessionChatFormat<Message = unknown, ToolCall = unknown> {
-  render(messages: Message[], kwargs?: Record<string, unknown>): { text: string; ids: number[] };
-  /** A fresh parser for one assistant turn. */
-  parser(): OutputParser<ToolCall>;
-  /** Ids that end the assistant's turn. */
-  readonly stopTokens: readonly number[];
-  /** Stop ids meaning "the turn ends in a tool call" (Harmony's <|call|>). */
-  readonly toolCallTokens?: readonly number[];
-  /** Whether the template has a thinking on/off switch (Qwen3's enable_thinking). */
-  readonly thinkingSwitch?: boolean;
-}
+import { GenerationJob, GenerationStream } from './stream.js';
 
 export interface GenerateOptions extends Partial<SamplingOptions> {
   /** Most tokens to generate (default: until a stop token or the context is full). */
@@ -58,18 +42,30 @@ export interface ChatOptions extends GenerateOptions {
   templateKwargs?: Record<string, unknown>;
 }
 
-export interface SessionParts<Message = unknown, ToolCall = unknown> {
+export interface SessionParts {
   model: CausalLM;
-  tokenizer?: TextTokenizer;
-  chatFormat?: SessionChatFormat<Message, ToolCall>;
+  tokenizer?: Tokenizer;
+  chatFormat?: ChatFormat;
+  /** generation_config.json, parsed (sampling defaults, extra EOS ids). */
   generationConfig?: GenerationConfig;
+  /** The chat template's source when it is not the tokenizer's own (to see which switches it has). */
+  templateSource?: string;
 }
 
-export class ChatSession<Message = unknown, ToolCall = unknown> {
+/** The switches a chat format offers (what `owl chat` can toggle). */
+export interface ChatFeatures {
+  /** Qwen3's enable_thinking. */
+  thinkingSwitch: boolean;
+  /** gpt-oss's reasoning_effort. */
+  reasoningEffort: boolean;
+}
+
+export class ChatSession {
   readonly model: CausalLM;
-  readonly tokenizer: TextTokenizer | undefined;
-  readonly chatFormat: SessionChatFormat<Message, ToolCall> | undefined;
+  readonly tokenizer: Tokenizer | undefined;
+  readonly chatFormat: ChatFormat | undefined;
   readonly generationConfig: GenerationConfig;
+  readonly features: ChatFeatures;
   private readonly cached: CachedModel;
   private running = false;
   private readonly lock = {
@@ -82,12 +78,18 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
     },
   };
 
-  constructor(parts: SessionParts<Message, ToolCall>) {
+  constructor(parts: SessionParts) {
     this.model = parts.model;
     this.tokenizer = parts.tokenizer;
     this.chatFormat = parts.chatFormat;
     this.generationConfig = parts.generationConfig ?? EMPTY_GENERATION_CONFIG;
     this.cached = new CachedModel(parts.model);
+    const source = parts.templateSource ?? Object.values(parts.tokenizer?.chatTemplates ?? {}).join('\n');
+    const kind = parts.chatFormat?.kind;
+    this.features = {
+      thinkingSwitch: kind === 'jinja' && source.includes('enable_thinking'),
+      reasoningEffort: kind === 'harmony' || (kind === 'jinja' && source.includes('reasoning_effort')),
+    };
   }
 
   get spec(): ModelSpec {
@@ -106,36 +108,30 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
   }
 
   /** The chat prompt as text and ids. */
-  render(messages: Message[], options: ChatOptions = {}): { text: string; ids: number[] } {
+  render(messages: ChatMessage[], options: ChatOptions = {}): RenderedChat {
     return this.requireChat().render(messages, this.templateKwargs(options));
   }
 
   /** Stream the assistant's answer to `messages`. */
-  chat(messages: Message[], options: ChatOptions = {}): GenerationStream<ToolCall> {
+  chat(messages: ChatMessage[], options: ChatOptions = {}): GenerationStream {
     const format = this.requireChat();
-    const { ids } = format.render(messages, this.templateKwargs(options));
-    const thinking = format.thinkingSwitch ? options.enableThinking !== false : undefined;
-    const stopTokens = [...format.stopTokens, ...this.eosIds()];
-    return this.start(ids, format.parser(), options, { thinking, stopTokens, toolCallTokens: format.toolCallTokens ?? [] });
+    const prompt = format.render(messages, this.templateKwargs(options));
+    const thinking = this.features.thinkingSwitch ? options.enableThinking !== false : undefined;
+    return this.start(prompt.ids, format.parser(prompt), options, { thinking, stopTokens: [...format.stopTokens, ...this.eosIds()] });
   }
 
   /** Continue raw text (no chat template). */
-  complete(prompt: string, options: GenerateOptions = {}): GenerationStream<ToolCall> {
-    const tokenizer = this.requireTokenizer();
-    return this.generate(tokenizer.encode(prompt), options);
+  complete(prompt: string, options: GenerateOptions = {}): GenerationStream {
+    return this.generate(this.requireTokenizer().encode(prompt), options);
   }
 
   /** Continue token ids; deltas carry text when there is a tokenizer (summary.tokens has the ids either way). */
-  generate(ids: number[], options: GenerateOptions = {}): GenerationStream<ToolCall> {
+  generate(ids: number[], options: GenerateOptions = {}): GenerationStream {
     for (const id of ids)
       if (!(Number.isInteger(id) && id >= 0 && id < this.spec.vocabSize))
         throw new OwlError(`token id ${id} is outside the vocabulary (0..${this.spec.vocabSize - 1})`);
-    const detok = this.tokenizer ? new StreamingDetokenizer(this.tokenizer) : null;
-    const parser: OutputParser<ToolCall> = {
-      push: (id) => (detok ? [{ content: detok.push(id) }] : []),
-      finish: () => (detok ? [{ content: detok.flush() }] : []),
-    };
-    return this.start(ids, parser, options, { thinking: undefined, stopTokens: this.eosIds(), toolCallTokens: [] });
+    const stopTokens = this.eosIds();
+    return this.start(ids, new TextParser(this.tokenizer, new Set(options.ignoreEos ? [] : stopTokens)), options, { thinking: undefined, stopTokens });
   }
 
   /** The sampling settings a call with these options would use. */
@@ -154,16 +150,16 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
 
   private start(
     ids: number[],
-    parser: OutputParser<ToolCall>,
+    parser: OutputParser,
     o: GenerateOptions,
-    mode: { thinking: boolean | undefined; stopTokens: number[]; toolCallTokens: readonly number[] },
-  ): GenerationStream<ToolCall> {
+    mode: { thinking: boolean | undefined; stopTokens: number[] },
+  ): GenerationStream {
     if (o.maxTokens !== undefined && !(Number.isInteger(o.maxTokens) && o.maxTokens >= 0))
       throw new OwlError(`maxTokens must be an integer >= 0, got ${o.maxTokens}`);
     if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new OwlError(`seed must be an integer, got ${o.seed}`);
     const stops = o.stop === undefined ? [] : typeof o.stop === 'string' ? [o.stop] : o.stop;
     const stopTokens = new Set([...(o.ignoreEos ? [] : mode.stopTokens), ...(o.stopTokens ?? [])]);
-    const job = new GenerationJob<ToolCall>(
+    const job = new GenerationJob(
       this.cached,
       ids,
       parser,
@@ -173,13 +169,12 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
         maxTokens: o.maxTokens ?? this.generationConfig.maxNewTokens,
         stopStrings: stops,
         stopTokens,
-        toolCallTokens: new Set(mode.toolCallTokens),
         signal: o.signal,
         reusePrefix: o.reusePrefix !== false,
       },
       this.lock,
     );
-    return new GenerationStream<ToolCall>(job);
+    return new GenerationStream(job);
   }
 
   private templateKwargs(o: ChatOptions): Record<string, unknown> {
@@ -190,12 +185,12 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
     return kw;
   }
 
-  private requireChat(): SessionChatFormat<Message, ToolCall> {
+  private requireChat(): ChatFormat {
     if (!this.chatFormat) throw new OwlError(`${this.spec.name} has no chat template (copy one into the model folder, e.g. owl init --tokenizer DIR)`);
     return this.chatFormat;
   }
 
-  private requireTokenizer(): TextTokenizer {
+  private requireTokenizer(): Tokenizer {
     if (!this.tokenizer) throw new OwlError(`${this.spec.name} has no tokenizer.json (copy one into the model folder, e.g. owl init --tokenizer DIR)`);
     return this.tokenizer;
   }
@@ -203,4 +198,32 @@ export class ChatSession<Message = unknown, ToolCall = unknown> {
 
 const SAMPLING_KEYS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty'] as const;
 
-export type { ChatDelta };
+/** Plain detokenisation as an output parser: every token is content (stop tokens are left out). */
+class TextParser implements OutputParser {
+  private readonly decoder: IncrementalDecoder | null;
+  private content = '';
+
+  constructor(
+    tokenizer: Tokenizer | undefined,
+    private readonly stopTokens: ReadonlySet<number>,
+  ) {
+    this.decoder = tokenizer ? new IncrementalDecoder(tokenizer) : null;
+  }
+
+  push(id: number) {
+    return this.text(this.decoder && !this.stopTokens.has(id) ? this.decoder.push(id) : '');
+  }
+
+  finish() {
+    return this.text(this.decoder?.flush() ?? '');
+  }
+
+  result(): ParsedOutput {
+    return { reasoning: '', content: this.content, toolCalls: [], warnings: [], stopped: false };
+  }
+
+  private text(t: string) {
+    this.content += t;
+    return t ? { content: t } : {};
+  }
+}

@@ -2,24 +2,18 @@
  * The generation loop: prefill (reusing the cached prefix), then sample → parse → stop checks →
  * step, yielding text deltas as an async iterator and ending with a summary. Browser-safe.
  */
+import type { ChatDelta as ParsedDelta, OutputParser, ToolCall } from '../chat/types.js';
 import { OwlError } from '../errors.js';
 import { AbortedError, type CachedModel, yieldToEventLoop } from './cached-model.js';
 import { createRng } from './rng.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop.js';
 
-/** One piece of streamed output. */
-export interface ChatDelta<ToolCall = unknown> {
+/** One piece of streamed output (OpenAI's delta fields). */
+export interface StreamDelta {
   reasoning?: string;
   content?: string;
   tool_calls?: ToolCall[];
-}
-
-/** Turns generated token ids into deltas (a chat format's output parser, or plain detokenisation). */
-export interface OutputParser<ToolCall = unknown> {
-  push(id: number): ChatDelta<ToolCall>[];
-  /** The generation ended: release anything buffered. */
-  finish(): ChatDelta<ToolCall>[];
 }
 
 /**
@@ -28,7 +22,7 @@ export interface OutputParser<ToolCall = unknown> {
  */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'abort';
 
-export interface GenerationSummary<ToolCall = unknown> {
+export interface GenerationSummary {
   finishReason: FinishReason;
   /** What ended it: a stop token id, a stop string, or null. */
   stoppedBy: { token: number } | { string: string } | null;
@@ -37,6 +31,8 @@ export interface GenerationSummary<ToolCall = unknown> {
   content: string;
   reasoning: string;
   toolCalls: ToolCall[];
+  /** The output parser's notes on malformed output (kept as content or ignored). */
+  warnings: string[];
   usage: {
     /** Tokens in the prompt. */
     promptTokens: number;
@@ -68,25 +64,23 @@ export interface GenerationSettings {
   maxTokens: number | undefined;
   stopStrings: string[];
   stopTokens: ReadonlySet<number>;
-  /** Stop tokens that mean "the turn ends with a tool call" (Harmony's <|call|>). */
-  toolCallTokens: ReadonlySet<number>;
   signal: AbortSignal | undefined;
   reusePrefix: boolean;
 }
 
 /** An async iterator of deltas; `summary` resolves when the run ends (also when the reader breaks out early). */
-export class GenerationStream<ToolCall = unknown> implements AsyncIterable<ChatDelta<ToolCall>> {
-  readonly summary: Promise<GenerationSummary<ToolCall>>;
-  private settle!: { resolve: (s: GenerationSummary<ToolCall>) => void; reject: (e: unknown) => void };
+export class GenerationStream implements AsyncIterable<StreamDelta> {
+  readonly summary: Promise<GenerationSummary>;
+  private settle!: { resolve: (s: GenerationSummary) => void; reject: (e: unknown) => void };
   private started = false;
 
-  constructor(private readonly job: GenerationJob<ToolCall>) {
+  constructor(private readonly job: GenerationJob) {
     this.summary = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Readers who only iterate must not get an unhandled rejection: the iterator throws too.
     this.summary.catch(() => {});
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ChatDelta<ToolCall>> {
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamDelta> {
     if (this.started) throw new OwlError('a generation stream can be read only once');
     this.started = true;
     let finished = false;
@@ -108,7 +102,7 @@ export class GenerationStream<ToolCall = unknown> implements AsyncIterable<ChatD
   }
 
   /** Read to the end (if nobody else is reading) and return the summary. */
-  async result(): Promise<GenerationSummary<ToolCall>> {
+  async result(): Promise<GenerationSummary> {
     if (!this.started) for await (const _ of this);
     return this.summary;
   }
@@ -120,7 +114,7 @@ export class GenerationStream<ToolCall = unknown> implements AsyncIterable<ChatD
 }
 
 /** One generation's state; `run` yields deltas, `summarise` describes where it got to. */
-export class GenerationJob<ToolCall = unknown> {
+export class GenerationJob {
   private readonly t0 = performance.now();
   private tPrefill = NaN;
   private tEnd = NaN;
@@ -133,11 +127,12 @@ export class GenerationJob<ToolCall = unknown> {
   private content = '';
   private reasoning = '';
   private readonly toolCalls: ToolCall[] = [];
+  private readonly warnings: string[] = [];
 
   constructor(
     private readonly model: CachedModel,
     private readonly prompt: readonly number[],
-    private readonly parser: OutputParser<ToolCall>,
+    private readonly parser: OutputParser,
     private readonly s: GenerationSettings,
     /** The session's lock: one run at a time per KV cache. */
     private readonly lock: { acquire(): void; release(): void } = { acquire() {}, release() {} },
@@ -151,7 +146,7 @@ export class GenerationJob<ToolCall = unknown> {
     this.locked = false;
   }
 
-  async *run(): AsyncGenerator<ChatDelta<ToolCall>, void> {
+  async *run(): AsyncGenerator<StreamDelta, void> {
     const { s } = this;
     this.lock.acquire();
     this.locked = true;
@@ -171,12 +166,13 @@ export class GenerationJob<ToolCall = unknown> {
       sampler.accept(id);
       this.tokens.push(id);
       this.tEnd = performance.now();
+      // The parser sees stop tokens too: some are markers (Harmony's <|call|> closes a tool call).
+      const delta = this.filter(this.parser.push(id), stopper);
+      if (delta) yield delta;
       if (s.stopTokens.has(id)) {
-        this.finish = s.toolCallTokens.has(id) ? 'tool_calls' : 'stop';
-        this.stoppedBy = { token: id };
+        [this.finish, this.stoppedBy] = ['stop', { token: id }];
         break;
       }
-      for (const d of this.filter(this.parser.push(id), stopper)) yield d;
       if (stopper.stopped) {
         [this.finish, this.stoppedBy] = ['stop', { string: stopper.matched! }];
         break;
@@ -188,37 +184,38 @@ export class GenerationJob<ToolCall = unknown> {
       this.steps++;
     }
     if (this.tokens.length === 0) this.tEnd = performance.now();
-    const tail = stopper.stopped ? [] : this.filter(this.parser.finish(), stopper);
-    if (!stopper.stopped) tail.push(...this.filter([{ content: stopper.flush() }], null));
-    for (const d of tail) yield d;
+    if (!stopper.stopped) {
+      const tail = this.filter(this.parser.finish(), stopper);
+      if (tail) yield tail;
+      if (stopper.stopped) [this.finish, this.stoppedBy] = ['stop', { string: stopper.matched! }];
+      const held = this.filter({ content: stopper.flush() }, null);
+      if (held) yield held;
+    }
     if (this.finish === 'stop' && this.toolCalls.length > 0 && this.stoppedBy && 'token' in this.stoppedBy) this.finish = 'tool_calls';
   }
 
-  /** Content passes through the stop-string matcher; empty deltas are dropped; totals are kept. */
-  private filter(deltas: ChatDelta<ToolCall>[], stopper: StopStringMatcher | null): ChatDelta<ToolCall>[] {
-    const out: ChatDelta<ToolCall>[] = [];
-    for (const d of deltas) {
-      if (stopper?.stopped) break;
-      const delta: ChatDelta<ToolCall> = {};
-      if (d.reasoning) {
-        delta.reasoning = d.reasoning;
-        this.reasoning += d.reasoning;
-      }
-      const content = d.content ? (stopper ? stopper.push(d.content) : d.content) : '';
-      if (content) {
-        delta.content = content;
-        this.content += content;
-      }
-      if (d.tool_calls?.length) {
-        delta.tool_calls = d.tool_calls;
-        this.toolCalls.push(...d.tool_calls);
-      }
-      if (delta.reasoning || delta.content || delta.tool_calls) out.push(delta);
+  /** Content passes through the stop-string matcher; totals are kept; null when nothing is left to show. */
+  private filter(d: ParsedDelta, stopper: StopStringMatcher | null): StreamDelta | null {
+    if (stopper?.stopped) return null;
+    const out: StreamDelta = {};
+    if (d.warnings?.length) this.warnings.push(...d.warnings);
+    if (d.reasoning) {
+      out.reasoning = d.reasoning;
+      this.reasoning += d.reasoning;
     }
-    return out;
+    const content = d.content ? (stopper ? stopper.push(d.content) : d.content) : '';
+    if (content) {
+      out.content = content;
+      this.content += content;
+    }
+    if (d.toolCalls?.length) {
+      out.tool_calls = d.toolCalls;
+      this.toolCalls.push(...d.toolCalls);
+    }
+    return out.reasoning || out.content || out.tool_calls ? out : null;
   }
 
-  summarise(finish: FinishReason = this.finish): GenerationSummary<ToolCall> {
+  summarise(finish: FinishReason = this.finish): GenerationSummary {
     const now = performance.now();
     const prefillEnd = Number.isNaN(this.tPrefill) ? now : this.tPrefill;
     const end = Number.isNaN(this.tEnd) ? now : this.tEnd;
@@ -232,6 +229,7 @@ export class GenerationJob<ToolCall = unknown> {
       content: this.content,
       reasoning: this.reasoning,
       toolCalls: this.toolCalls.slice(),
+      warnings: this.warnings.slice(),
       usage: {
         promptTokens: this.prompt.length,
         reusedTokens: this.reused,
