@@ -7,7 +7,7 @@ import { forwardFlopsPerToken, type FlopsReport } from './flops.js';
 import { kvCacheReport, type KvCacheReport, type KvDtype } from './kv-cache.js';
 import { moeShape, type MoeReport } from './moe.js';
 import { countParams, type ParamCounts } from './params.js';
-import { modelTensors } from './tensors.js';
+import { modelTensors } from '../config/checkpoint-tensors.js';
 
 export const DEFAULT_CONTEXTS = [4096, 32768, 131072];
 

@@ -9,7 +9,7 @@
  * The MTP layers and their copies of the embedding and head are included: checkpoints store them.
  */
 import type { ModelSpec, StorageDtype } from '../config/spec.js';
-import { elements, modelTensors, type TensorGroup } from './tensors.js';
+import { elements, modelTensors, type TensorGroup } from '../config/checkpoint-tensors.js';
 
 /** safetensors dtype names. */
 export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'U8';

@@ -10,7 +10,7 @@
  */
 import type { ModelSpec } from '../config/spec.js';
 import { countParams } from './params.js';
-import { modelTensors, type TensorGroup } from './tensors.js';
+import { modelTensors, type TensorGroup } from '../config/checkpoint-tensors.js';
 
 export interface FlopsReport {
   context: number;

@@ -7,4 +7,4 @@ export * from './flops.js';
 export * from './kv-cache.js';
 export * from './moe.js';
 export * from './params.js';
-export * from './tensors.js';
+export * from '../config/checkpoint-tensors.js';

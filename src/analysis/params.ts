@@ -3,7 +3,7 @@
  * so what each includes is decided by the tensor list and stated once, here.
  */
 import type { ModelSpec } from '../config/spec.js';
-import { elements, modelTensors, type TensorGroup, type TensorPart } from './tensors.js';
+import { elements, modelTensors, type TensorGroup, type TensorPart } from '../config/checkpoint-tensors.js';
 
 export type PartCounts = Record<TensorPart, number>;
 

@@ -2,7 +2,7 @@
  * Every weight tensor a model stores, enumerated from its ModelSpec with the Hugging Face names and
  * shapes. Parameter counts, checkpoint bytes and FLOPs are all sums over this one list.
  */
-import type { ModelSpec, MlaAttentionSpec, GqaAttentionSpec } from '../config/spec.js';
+import type { ModelSpec, MlaAttentionSpec, GqaAttentionSpec } from './spec.js';
 
 /** Where a tensor sits, for the parameter breakdown. */
 export type TensorPart =
