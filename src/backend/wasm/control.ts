@@ -8,7 +8,7 @@
 export const KERNELS = [
   'matvec_f32_f32w', 'matvec_f32_f16w', 'matvec_f32_bf16w', 'matvec_f32_fp8w', 'matvec_f32_mxfp4w',
   'matmul_f32_f32w', 'matmul_f32_f16w', 'matmul_f32_bf16w', 'matmul_f32_fp8w', 'matmul_f32_mxfp4w',
-  'embed_rows', 'rms_norm', 'rope', 'attention', 'swiglu', 'swiglu_clamped', 'add_bias', 'add_scaled', 'softmax',
+  'embed_rows', 'rms_norm', 'rope', 'attention', 'swiglu', 'swiglu_clamped', 'add_bias', 'add_scaled', 'softmax', 'probe_read',
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 export const OP: { readonly [K in KernelName]: number } = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as never;
@@ -28,6 +28,8 @@ export const GRAIN = 5;
 export const NTHREADS = 6;
 /** Set by a worker whose kernel threw (the caller rethrows after the barrier). */
 export const FAILED = 7;
+/** Polls of SEQ/DONE before blocking: catches the next op without a futex round trip (0: block at once). */
+export const SPIN = 8;
 /** Float64 arguments start at this byte offset. */
 export const ARGS_BYTE = 64;
 export const MAX_ARGS = 20;

@@ -3,7 +3,7 @@
  * share of each op; the workers block in Atomics.wait between ops (never spin: with two cores a
  * spinning waiter steals the core the other thread needs).
  */
-import { ARENA, ARGS_BYTE, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, TOTAL, GRAIN } from './control.js';
+import { ARENA, ARGS_BYTE, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN } from './control.js';
 import type { KernelThread, WasmPlatform } from './platform.js';
 
 export class ThreadPool {
@@ -15,11 +15,15 @@ export class ThreadPool {
   private readonly canBlock: boolean;
   private closed = false;
 
-  private constructor(readonly size: number) {
+  private constructor(
+    readonly size: number,
+    private readonly spin: number,
+  ) {
     const sab = new SharedArrayBuffer(CONTROL_BYTES);
     this.ctrl = new Int32Array(sab);
     this.args = new Float64Array(sab, ARGS_BYTE, MAX_ARGS);
     this.ctrl[NTHREADS] = size;
+    this.ctrl[SPIN] = spin;
     this.canBlock = (() => {
       try {
         Atomics.wait(this.ctrl, FAILED, 1, 0);
@@ -31,8 +35,8 @@ export class ThreadPool {
   }
 
   /** Starts size-1 workers holding an instance per memory; resolves once all are waiting for ops. */
-  static async start(platform: WasmPlatform, size: number, module: WebAssembly.Module, memories: WebAssembly.Memory[]): Promise<ThreadPool> {
-    const pool = new ThreadPool(size);
+  static async start(platform: WasmPlatform, size: number, spin: number, module: WebAssembly.Module, memories: WebAssembly.Memory[]): Promise<ThreadPool> {
+    const pool = new ThreadPool(size, spin);
     const ready: Promise<void>[] = [];
     for (let tid = 1; tid < size; tid++) {
       const t = platform.spawn();
@@ -112,6 +116,7 @@ export class ThreadPool {
   private finish(): void {
     const c = this.ctrl;
     const workers = this.size - 1;
+    for (let i = this.spin; i > 0 && Atomics.load(c, DONE) < workers; i--);
     for (let d = Atomics.load(c, DONE); d < workers; d = Atomics.load(c, DONE)) {
       if (this.canBlock) Atomics.wait(c, DONE, d);
     }

@@ -21,6 +21,11 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Weight bytes placed in an arena before the next one is opened (default 3 GiB; at most 4 GiB). */
   arenaWeightBytes?: number;
+  /**
+   * Polls of the control block before a waiting thread blocks in Atomics.wait (default 0). A short
+   * spin saves the wake-up latency between back-to-back ops; never spin when other processes compete.
+   */
+  spin?: number;
   /** Where kernels and workers come from (default: this runtime's, Node or browser). */
   platform?: WasmPlatform;
 }
@@ -79,10 +84,12 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(threads) || threads < 1) throw new OwlError(`wasm backend: threads must be a positive integer, got ${threads}`);
     const cap = opts.arenaWeightBytes ?? DEFAULT_ARENA_WEIGHT_BYTES;
     if (!(cap > 0)) throw new OwlError(`wasm backend: arenaWeightBytes must be positive, got ${cap}`);
+    const spin = opts.spin ?? 0;
+    if (!Number.isInteger(spin) || spin < 0) throw new OwlError(`wasm backend: spin must be a non-negative integer, got ${spin}`);
     const module = await platform.loadKernels();
     const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES));
     b.newArena();
-    b.pool = await ThreadPool.start(platform, threads, module, [b.arenas[0]!.memory]);
+    b.pool = await ThreadPool.start(platform, threads, spin, module, [b.arenas[0]!.memory]);
     return b;
   }
 
@@ -272,6 +279,16 @@ export class WasmBackend implements Backend {
     this.pool.args.set([this.output(a, x, n * dim, true), dim]);
     this.run(a, OP.softmax, n, 1, n * dim >= PARALLEL_MIN);
     this.flush();
+  }
+
+  /** Benchmarks: reads every 64-byte line of buf (in backend memory) on all threads, as the matvec kernels read weights. */
+  probeRead(buf: Uint8Array): void {
+    const a = this.owner.get(buf.buffer);
+    if (!a) throw new RangeError('probeRead: the buffer is not in backend memory');
+    a.beginOp();
+    const sink = a.threadScratch(16, this.threads).base;
+    this.pool.args.set([buf.byteOffset, sink]);
+    this.run(a, OP.probe_read, Math.floor(buf.byteLength / 64), 1024, true);
   }
 
   // ---- plumbing ----

@@ -3,7 +3,7 @@
  * it instantiates the kernel module once per arena, then blocks in Atomics.wait on the control block
  * and runs its share of each op.
  */
-import { ARGS_BYTE, DONE, FAILED, type Kernel, kernelImports, kernelTable, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, ARENA, SEQ, runShare } from './control.js';
+import { ARGS_BYTE, DONE, FAILED, type Kernel, kernelImports, kernelTable, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, ARENA, SEQ, SPIN, runShare } from './control.js';
 
 export type WorkerMessage =
   | { type: 'init'; module: WebAssembly.Module; memories: WebAssembly.Memory[]; control: SharedArrayBuffer; tid: number }
@@ -55,6 +55,7 @@ export class WorkerRuntime {
   private loop(): void {
     const c = this.ctrl;
     for (;;) {
+      for (let i = c[SPIN]!; i > 0 && Atomics.load(c, SEQ) === this.seen; i--);
       Atomics.wait(c, SEQ, this.seen);
       const seq = Atomics.load(c, SEQ);
       if (seq === this.seen) continue;

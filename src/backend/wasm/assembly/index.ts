@@ -10,3 +10,4 @@ export * from './attention';
 export function heap_base(): usize {
   return __heap_base;
 }
+export * from './probe';
