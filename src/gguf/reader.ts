@@ -140,6 +140,19 @@ class Cursor {
 
 const TYPE_NAMES = new Map(Object.entries(GgufType).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
 
+/**
+ * The shortest decimal that rounds to this float32 (how Python prints np.float32): GGUF stores config
+ * values such as rms_norm_eps = 1e-5 as float32, and this recovers the number the config said.
+ */
+export function shortestF32(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(x.toPrecision(p));
+    if (Math.fround(d) === x) return d;
+  }
+  return x;
+}
+
 function readValue(c: Cursor, type: GgufType, what: string, depth: number): GgufValue {
   switch (type) {
     case GgufType.UINT8: return c.u8(what);
@@ -148,7 +161,7 @@ function readValue(c: Cursor, type: GgufType, what: string, depth: number): Gguf
     case GgufType.INT16: return c.i16(what);
     case GgufType.UINT32: return c.u32(what);
     case GgufType.INT32: return c.i32(what);
-    case GgufType.FLOAT32: return c.f32(what);
+    case GgufType.FLOAT32: return shortestF32(c.f32(what));
     case GgufType.FLOAT64: return c.f64(what);
     case GgufType.UINT64: return c.u64(what);
     case GgufType.INT64: return c.i64(what);
