@@ -5,6 +5,8 @@
  * than a Map of strings, which is what makes the 446k-merge o200k vocabulary load fast.
  */
 
+import { BYTE_TO_CHAR } from './byte-level.js';
+
 export interface BpeOptions {
   /** Emit a pre-token that is itself in the vocabulary as one token, without merging (o200k). */
   ignoreMerges: boolean;
@@ -12,9 +14,21 @@ export interface BpeOptions {
   byteFallback: boolean;
   unkId: number | undefined;
   fuseUnk: boolean;
+  /**
+   * Words arrive as raw text and are mapped to the byte-level alphabet here, only on a cache miss
+   * (the mapping is most of the cost of encoding when done for every word).
+   */
+  byteLevel?: boolean;
 }
 
 const SMALL_WORD = 48;
+const utf8 = new TextEncoder();
+
+function byteLevelString(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += BYTE_TO_CHAR[b];
+  return s;
+}
 
 export class BpeModel {
   private readonly vocab: Record<string, number>;
@@ -29,6 +43,8 @@ export class BpeModel {
   /** BMP code unit -> id of the one-character token, -1 if none. */
   private readonly charIds = new Int32Array(65536).fill(-1);
   private readonly cache = new Map<string, number[]>();
+  /** Byte value -> id of its byte-level character token (-1 if missing). */
+  private readonly byteIds = new Int32Array(256).fill(-1);
 
   constructor(
     vocab: Record<string, number>,
@@ -41,6 +57,7 @@ export class BpeModel {
       this.tokens[id] = token;
       if (token.length === 1) this.charIds[token.charCodeAt(0)] = id;
     }
+    BYTE_TO_CHAR.forEach((c, b) => (this.byteIds[b] = this.charIds[c.charCodeAt(0)]));
     let cap = 1024;
     while (cap < merges.length * 2) cap *= 2;
     this.mask = cap - 1;
@@ -99,10 +116,11 @@ export class BpeModel {
       return;
     }
     let ids: number[];
-    const whole = this.options.ignoreMerges ? this.tokenId(word) : undefined;
+    const bytes = this.options.byteLevel ? utf8.encode(word) : null;
+    const whole = this.options.ignoreMerges ? this.tokenId(bytes ? byteLevelString(bytes) : word) : undefined;
     if (whole !== undefined) ids = [whole];
     else {
-      ids = this.initialSymbols(word);
+      ids = bytes ? this.byteSymbols(bytes) : this.initialSymbols(word);
       if (ids.length > 1) ids = ids.length <= SMALL_WORD ? this.mergeSmall(ids) : this.mergeLarge(ids);
     }
     if (word.length < 256) {
@@ -125,6 +143,16 @@ export class BpeModel {
       if (left === a && this.mergeRight[slot] === b) return this.result(slot) >= 0 ? slot : -1;
       slot = (slot + 1) & this.mask;
     }
+  }
+
+  private byteSymbols(bytes: Uint8Array): number[] {
+    const ids: number[] = [];
+    for (const b of bytes) {
+      const id = this.byteIds[b];
+      if (id >= 0) ids.push(id);
+      else if (this.options.unkId !== undefined) ids.push(this.options.unkId);
+    }
+    return ids;
   }
 
   private initialSymbols(word: string): number[] {

@@ -150,10 +150,24 @@ class HfTokenizer implements Tokenizer {
 
     const ownBpe =
       m.type === 'BPE' && isObject(m.vocab) && Array.isArray(m.merges) && !m.continuing_subword_prefix && !m.end_of_word_suffix;
+    // A final ByteLevel step (no regex, no prefix space) is left to the BPE model, which maps a
+    // word to bytes only when it is not cached; the library runs the steps before it.
+    const pre = tj.pre_tokenizer;
+    const isPlainByteLevel = (c: unknown) => isObject(c) && c.type === 'ByteLevel' && c.use_regex === false && !c.add_prefix_space;
+    const steps = isObject(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? (pre.pretokenizers as unknown[]) : null;
+    let byteLevelWords = false;
+    let libPre: unknown = pre;
+    if (ownBpe && isPlainByteLevel(pre)) {
+      byteLevelWords = true;
+      libPre = null;
+    } else if (ownBpe && steps && steps.length > 0 && isPlainByteLevel(steps[steps.length - 1])) {
+      byteLevelWords = true;
+      libPre = { type: 'Sequence', pretokenizers: steps.slice(0, -1) };
+    }
     let lib: LibTokenizer;
     try {
       // With Owl's own BPE the library only supplies normalizer / pre-tokenizer / decoder, so give it an empty model.
-      const libJson = ownBpe ? { ...tj, model: { ...m, vocab: {}, merges: [] } } : tj;
+      const libJson = ownBpe ? { ...tj, model: { ...m, vocab: {}, merges: [] }, pre_tokenizer: libPre } : tj;
       lib = new LibTokenizer(libJson, config);
     } catch (e) {
       throw new TokenizerError(`${source}: unsupported or malformed tokenizer: ${(e as Error).message}`);
@@ -172,6 +186,7 @@ class HfTokenizer implements Tokenizer {
         byteFallback: m.byte_fallback === true,
         unkId: typeof unk === 'number' ? unk : undefined,
         fuseUnk: m.fuse_unk === true,
+        byteLevel: byteLevelWords,
       });
       this.model = bpe;
       vocabTokens = bpe.tokens.slice();
