@@ -166,7 +166,7 @@ export class WasmBackend implements Backend {
     if (n === 1) {
       const xin = this.permuted(a, format, xp, cols, bc);
       args.set([op, xin, p.data, cols, p.scales, br, bc]);
-      this.run(a, MATVEC[format], rows, 4, parallel);
+      this.run(a, MATVEC[format], rows, 8, parallel);
     } else {
       const sc = a.threadScratch((a.exports.matmul_scratch_bytes as Fn)(cols), this.threads);
       args.set([op, xp, p.data, n, rows, cols, sc.base, sc.stride, p.scales, br, bc]);

@@ -1,117 +1,108 @@
 // Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
-// Weights are decoded in registers; four rows per pass share every activation load.
+// Weights are decoded in registers; several rows per pass share every activation load.
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
 import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum } from './decode';
 
 export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 2;
-  const c8 = <usize>(cols & ~7) << 2;
+  const c4 = <usize>(cols & ~3) << 2;
   const end = <usize>cols << 2;
   let r = r0;
-  for (; r + 4 <= r1; r += 4) {
+  for (; r + 8 <= r1; r += 8) {
     const p0 = w + <usize>r * rowBytes;
-    const p1 = p0 + rowBytes;
-    const p2 = p1 + rowBytes;
-    const p3 = p2 + rowBytes;
+    const p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes, p5 = p4 + rowBytes, p6 = p5 + rowBytes, p7 = p6 + rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-    for (let c: usize = 0; c < c8; c += 32) {
-      const x0 = v128.load(x + c);
-      const x1 = v128.load(x + c, 16);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(p0 + c), x0));
-      b0 = f32x4.add(b0, f32x4.mul(v128.load(p0 + c, 16), x1));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(p1 + c), x0));
-      b1 = f32x4.add(b1, f32x4.mul(v128.load(p1 + c, 16), x1));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(p2 + c), x0));
-      b2 = f32x4.add(b2, f32x4.mul(v128.load(p2 + c, 16), x1));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(p3 + c), x0));
-      b3 = f32x4.add(b3, f32x4.mul(v128.load(p3 + c, 16), x1));
-    }
-    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
-    let s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
-    for (let c = c8; c < end; c += 4) {
-      const xv = load<f32>(x + c);
-      s0 += xv * load<f32>(p0 + c);
-      s1 += xv * load<f32>(p1 + c);
-      s2 += xv * load<f32>(p2 + c);
-      s3 += xv * load<f32>(p3 + c);
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+    for (let c: usize = 0; c < c4; c += 16) {
+      const xv = v128.load(x + c);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(p0 + c), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(p1 + c), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(p2 + c), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(p3 + c), xv));
+      a4 = f32x4.add(a4, f32x4.mul(v128.load(p4 + c), xv));
+      a5 = f32x4.add(a5, f32x4.mul(v128.load(p5 + c), xv));
+      a6 = f32x4.add(a6, f32x4.mul(v128.load(p6 + c), xv));
+      a7 = f32x4.add(a7, f32x4.mul(v128.load(p7 + c), xv));
     }
     const o = out + (<usize>r << 2);
-    store<f32>(o, s0);
-    store<f32>(o, s1, 4);
-    store<f32>(o, s2, 8);
-    store<f32>(o, s3, 12);
+    store<f32>(o, hsum(a0) + tailF32(p0, x, c4, end));
+    store<f32>(o, hsum(a1) + tailF32(p1, x, c4, end), 4);
+    store<f32>(o, hsum(a2) + tailF32(p2, x, c4, end), 8);
+    store<f32>(o, hsum(a3) + tailF32(p3, x, c4, end), 12);
+    store<f32>(o, hsum(a4) + tailF32(p4, x, c4, end), 16);
+    store<f32>(o, hsum(a5) + tailF32(p5, x, c4, end), 20);
+    store<f32>(o, hsum(a6) + tailF32(p6, x, c4, end), 24);
+    store<f32>(o, hsum(a7) + tailF32(p7, x, c4, end), 28);
   }
   for (; r < r1; r++) {
     const p = w + <usize>r * rowBytes;
     let a = f32x4.splat(0);
-    for (let c: usize = 0; c < c8; c += 32) {
-      a = f32x4.add(a, f32x4.mul(v128.load(p + c), v128.load(x + c)));
-      a = f32x4.add(a, f32x4.mul(v128.load(p + c, 16), v128.load(x + c, 16)));
-    }
-    let s = hsum(a);
-    for (let c = c8; c < end; c += 4) s += load<f32>(x + c) * load<f32>(p + c);
-    store<f32>(out + (<usize>r << 2), s);
+    for (let c: usize = 0; c < c4; c += 16) a = f32x4.add(a, f32x4.mul(v128.load(p + c), v128.load(x + c)));
+    store<f32>(out + (<usize>r << 2), hsum(a) + tailF32(p, x, c4, end));
   }
 }
 
-/** bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp: permutePairs). */
+/** Columns past the last whole vector (byte offsets [from, end)). */
+@inline function tailF32(p: usize, x: usize, from: usize, end: usize): f32 {
+  let s: f32 = 0;
+  for (let c = from; c < end; c += 4) s += load<f32>(x + c) * load<f32>(p + c);
+  return s;
+}
+
+/** One bf16 vector (8 elements) times xp's even/odd halves, added to acc. */
+@inline function bf16Dot8(v: v128, xe: v128, xo: v128, acc: v128): v128 {
+  return f32x4.add(acc, f32x4.add(f32x4.mul(bf16Even(v), xe), f32x4.mul(bf16Odd(v), xo)));
+}
+
+/**
+ * bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp:
+ * permutePairs). Eight rows per pass, one accumulator each, keep every value in a register.
+ */
 export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 1;
   const c8 = <usize>(cols & ~7);
   let r = r0;
-  for (; r + 4 <= r1; r += 4) {
+  for (; r + 8 <= r1; r += 8) {
     const p0 = w + <usize>r * rowBytes;
-    const p1 = p0 + rowBytes;
-    const p2 = p1 + rowBytes;
-    const p3 = p2 + rowBytes;
+    const p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes, p5 = p4 + rowBytes, p6 = p5 + rowBytes, p7 = p6 + rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     for (let c: usize = 0; c < c8; c += 8) {
       const xa = xp + (c << 2);
-      const xe = v128.load(xa);
-      const xo = v128.load(xa, 16);
       const wo = c << 1;
-      const v0 = v128.load(p0 + wo);
-      const v1 = v128.load(p1 + wo);
-      const v2 = v128.load(p2 + wo);
-      const v3 = v128.load(p3 + wo);
-      a0 = f32x4.add(a0, f32x4.mul(bf16Even(v0), xe));
-      b0 = f32x4.add(b0, f32x4.mul(bf16Odd(v0), xo));
-      a1 = f32x4.add(a1, f32x4.mul(bf16Even(v1), xe));
-      b1 = f32x4.add(b1, f32x4.mul(bf16Odd(v1), xo));
-      a2 = f32x4.add(a2, f32x4.mul(bf16Even(v2), xe));
-      b2 = f32x4.add(b2, f32x4.mul(bf16Odd(v2), xo));
-      a3 = f32x4.add(a3, f32x4.mul(bf16Even(v3), xe));
-      b3 = f32x4.add(b3, f32x4.mul(bf16Odd(v3), xo));
-    }
-    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
-    let s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
-    for (let c = c8; c < <usize>cols; c++) {
-      const xv = load<f32>(xp + (c << 2));
-      s0 += xv * bf16(load<u16>(p0 + (c << 1)));
-      s1 += xv * bf16(load<u16>(p1 + (c << 1)));
-      s2 += xv * bf16(load<u16>(p2 + (c << 1)));
-      s3 += xv * bf16(load<u16>(p3 + (c << 1)));
+      const xe = v128.load(xa), xo = v128.load(xa, 16);
+      a0 = bf16Dot8(v128.load(p0 + wo), xe, xo, a0);
+      a1 = bf16Dot8(v128.load(p1 + wo), xe, xo, a1);
+      a2 = bf16Dot8(v128.load(p2 + wo), xe, xo, a2);
+      a3 = bf16Dot8(v128.load(p3 + wo), xe, xo, a3);
+      a4 = bf16Dot8(v128.load(p4 + wo), xe, xo, a4);
+      a5 = bf16Dot8(v128.load(p5 + wo), xe, xo, a5);
+      a6 = bf16Dot8(v128.load(p6 + wo), xe, xo, a6);
+      a7 = bf16Dot8(v128.load(p7 + wo), xe, xo, a7);
     }
     const o = out + (<usize>r << 2);
-    store<f32>(o, s0);
-    store<f32>(o, s1, 4);
-    store<f32>(o, s2, 8);
-    store<f32>(o, s3, 12);
+    store<f32>(o, hsum(a0) + tailBf16(p0, xp, c8, cols));
+    store<f32>(o, hsum(a1) + tailBf16(p1, xp, c8, cols), 4);
+    store<f32>(o, hsum(a2) + tailBf16(p2, xp, c8, cols), 8);
+    store<f32>(o, hsum(a3) + tailBf16(p3, xp, c8, cols), 12);
+    store<f32>(o, hsum(a4) + tailBf16(p4, xp, c8, cols), 16);
+    store<f32>(o, hsum(a5) + tailBf16(p5, xp, c8, cols), 20);
+    store<f32>(o, hsum(a6) + tailBf16(p6, xp, c8, cols), 24);
+    store<f32>(o, hsum(a7) + tailBf16(p7, xp, c8, cols), 28);
   }
   for (; r < r1; r++) {
     const p = w + <usize>r * rowBytes;
-    let a = f32x4.splat(0), b = f32x4.splat(0);
-    for (let c: usize = 0; c < c8; c += 8) {
-      const v = v128.load(p + (c << 1));
-      a = f32x4.add(a, f32x4.mul(bf16Even(v), v128.load(xp + (c << 2))));
-      b = f32x4.add(b, f32x4.mul(bf16Odd(v), v128.load(xp + (c << 2), 16)));
-    }
-    let s = hsum(f32x4.add(a, b));
-    for (let c = c8; c < <usize>cols; c++) s += load<f32>(xp + (c << 2)) * bf16(load<u16>(p + (c << 1)));
-    store<f32>(out + (<usize>r << 2), s);
+    let a = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) a = bf16Dot8(v128.load(p + (c << 1)), v128.load(xp + (c << 2)), v128.load(xp + (c << 2), 16), a);
+    store<f32>(out + (<usize>r << 2), hsum(a) + tailBf16(p, xp, c8, cols));
   }
+}
+
+/** Elements [from, cols) of a bf16 row (x in natural order there). */
+@inline function tailBf16(p: usize, xp: usize, from: usize, cols: i32): f32 {
+  let s: f32 = 0;
+  for (let c = from; c < <usize>cols; c++) s += load<f32>(xp + (c << 2)) * bf16(load<u16>(p + (c << 1)));
+  return s;
 }
 
 /** f16: same lane order as bf16 (xp: permutePairs); each half is rebuilt as f32 in integer lanes. */
