@@ -10,6 +10,7 @@ import { createBackend, RefBackend, WasmBackend } from '../src/backend/index.js'
 import type { AttentionArgs, Backend, RopeTable } from '../src/backend/backend.js';
 import { dequantAll, f32Weight, type Weight, type WeightFormat } from '../src/tensor/weight.js';
 import { f32ToBf16, f32ToE4M3, f32ToF16 } from '../src/tensor/dtype.js';
+import { checkAgainstReference, loadFixture, readReference } from './oracle.js';
 
 const ref = new RefBackend();
 
@@ -306,6 +307,28 @@ describe('wasm backend arenas', () => {
       } finally {
         await b.dispose();
       }
+    });
+  }
+});
+
+describe('whole models on the wasm backend (2 threads) match the Hugging Face references', () => {
+  // Tolerances from test/fixtures/models/README.md ("recommended logits atol"), as in the family tests.
+  const CASES: Array<[string, number]> = [
+    ['qwen3-dense', 5e-4], ['qwen3-dense-bf16', 5e-4], ['qwen3-yarn', 5e-4], ['qwen3-moe', 5e-4],
+    ['gpt-oss', 5e-4], ['gpt-oss-mxfp4', 5e-4],
+    ['deepseek-v3', 1e-3], ['deepseek-v3-nolora', 1e-3], ['deepseek-v3-fp8', 1e-3],
+  ];
+  let b: WasmBackend;
+  before(async () => {
+    b = await WasmBackend.create({ threads: 2 });
+  });
+  after(async () => {
+    await b.dispose();
+  });
+  for (const [name, atol] of CASES) {
+    it(name, () => {
+      const measured = checkAgainstReference(loadFixture(name, b), readReference(name), atol);
+      console.log(`# ${name} (wasm): ${JSON.stringify(measured)}`);
     });
   }
 });
