@@ -13,7 +13,7 @@ import { CachedModel } from './cached-model.js';
 import { defaultSampling, EMPTY_GENERATION_CONFIG, type GenerationConfig } from './defaults.js';
 import { randomSeed } from './rng.js';
 import { validateSampling, type SamplingOptions } from './sampling.js';
-import { GenerationJob, GenerationStream } from './stream.js';
+import { GenerationJob, GenerationStream, type GenerationSummary } from './stream.js';
 
 export interface GenerateOptions extends Partial<SamplingOptions> {
   /** Most tokens to generate (default: until a stop token or the context is full). */
@@ -134,6 +134,23 @@ export class ChatSession {
     return this.start(ids, new TextParser(this.tokenizer, new Set(options.ignoreEos ? [] : stopTokens)), options, { thinking: undefined, stopTokens });
   }
 
+  /**
+   * The assistant message to append to the conversation after a reply, in the shape this chat
+   * format's template reads (reasoning as `thinking` for Harmony, `reasoning_content` otherwise).
+   */
+  assistantMessage(reply: Pick<GenerationSummary, 'content' | 'reasoning' | 'toolCalls'>): ChatMessage {
+    const m: ChatMessage = { role: 'assistant', content: reply.content };
+    if (reply.toolCalls.length)
+      m.tool_calls = reply.toolCalls.map((c) => ({ type: 'function', function: { name: c.name, arguments: jsonOrText(c.arguments) } }));
+    if (reply.reasoning) {
+      // Harmony refuses a tool-call message with both content and thinking.
+      if (this.chatFormat?.kind === 'harmony') {
+        if (!(reply.toolCalls.length && reply.content)) m.thinking = reply.reasoning;
+      } else m.reasoning_content = reply.reasoning;
+    }
+    return m;
+  }
+
   /** The sampling settings a call with these options would use. */
   samplingFor(options: ChatOptions = {}, thinking?: boolean): SamplingOptions {
     const picked: Partial<SamplingOptions> = {};
@@ -193,6 +210,15 @@ export class ChatSession {
   private requireTokenizer(): Tokenizer {
     if (!this.tokenizer) throw new OwlError(`${this.spec.name} has no tokenizer.json (copy one into the model folder, e.g. owl init --tokenizer DIR)`);
     return this.tokenizer;
+  }
+}
+
+/** Templates render tool-call arguments given as objects (a string would be quoted again by tojson). */
+function jsonOrText(args: string): unknown {
+  try {
+    return JSON.parse(args);
+  } catch {
+    return args;
   }
 }
 

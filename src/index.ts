@@ -1,0 +1,30 @@
+/**
+ * Owl's public API. Everything here is browser-safe except the Node loaders at the end
+ * (model folders, tokenizer folders, sessions), which read files.
+ */
+export * from './config/index.js';
+export { OwlError } from './errors.js';
+
+// Engine
+export { type Backend, type BackendKind, type ManagedBackend, BACKEND_KINDS, createBackend, RefBackend, WasmBackend } from './backend/index.js';
+export { type CausalLM, type ForwardOptions, DecoderModel, ModelCache } from './models/decoder.js';
+export { buildModel } from './models/registry.js';
+
+// Tokenizers and chat formats
+export * from './tokenizer/index.js';
+export * from './chat/index.js';
+
+// Generation
+export { ChatSession, type ChatFeatures, type ChatOptions, type GenerateOptions, type SessionParts } from './generate/session.js';
+export { GenerationStream, type FinishReason, type GenerationSummary, type StreamDelta } from './generate/stream.js';
+export { GREEDY, Sampler, candidates, validateSampling, type Candidates, type SamplingOptions } from './generate/sampling.js';
+export { StopStringMatcher } from './generate/stop.js';
+export { CachedModel, commonPrefix, type PrefillResult } from './generate/cached-model.js';
+export { createRng, type Rng } from './generate/rng.js';
+export { defaultSampling, parseGenerationConfig, QWEN3_RECOMMENDED, type GenerationConfig } from './generate/defaults.js';
+export { argmax, logProb, meanNextTokenNll } from './generate/metrics.js';
+
+// Node loaders
+export { loadModelDir, type LoadOptions, type ModelDir } from './node/model-dir.js';
+export { loadTokenizerFromDir } from './node/tokenizer-dir.js';
+export { loadSession, readGenerationConfig, readSessionFiles, sessionFrom, type SessionFileOptions, type SessionFiles } from './node/session.js';
