@@ -258,21 +258,21 @@ class HfTokenizer implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     const out: number[] = [];
     if (options.specials === false) {
-      this.encodeSection(text, 0, out, undefined);
+      this.encodeSection(text, 0, out, undefined, false);
       return out;
     }
     const marker = options.contentMarker;
     this.rawMatcher.split(text, marker).forEach((piece, section) => {
       if (typeof piece !== 'string') out.push(piece.id);
-      else this.encodeSection(piece, section, out, marker);
+      else this.encodeSection(piece, section, out, marker, true);
     });
     return out;
   }
 
   /** Normalize, split on normalized added tokens, pre-tokenize and run the model. */
-  private encodeSection(text: string, section: number, out: number[], marker: string | undefined): void {
+  private encodeSection(text: string, section: number, out: number[], marker: string | undefined, matchAdded: boolean): void {
     const normalized = this.normalize ? this.normalize(text) : text;
-    for (const piece of this.normalizedMatcher.split(normalized, marker)) {
+    for (const piece of matchAdded ? this.normalizedMatcher.split(normalized, marker) : [normalized]) {
       if (typeof piece !== 'string') {
         out.push(piece.id);
         continue;
