@@ -4,9 +4,10 @@
  *
  * Provenance: strings from the caller (messages, tools, kwargs) that contain added-token text are
  * rendered a second time with a private marker character before each such token. In the marked
- * text, a token preceded by the marker came from content and is encoded as plain text. When the
- * marked render minus markers differs from the real one (the template reshaped the content), every
- * occurrence of a token that appears in caller strings is encoded as text: safe, if conservative.
+ * text, a token preceded by the marker came from content; the control tokens of both renders are
+ * paired in order and the content ones are encoded as plain text in the real render. Should the
+ * two renders disagree on their control tokens (a template that branches on them), every occurrence
+ * of a token that appears in caller strings is encoded as text: safe, if conservative.
  */
 import type { Tokenizer } from '../tokenizer/types.js';
 import { TemplateError } from './errors.js';
@@ -34,14 +35,24 @@ export function renderChat(tokenizer: Tokenizer, renderText: TextRenderer, messa
   if (tainted.length === 0) return { text, ids: tokenizer.encode(text) };
 
   const marker = pickMarker(text, callerStrings);
-  const mark = (s: string) => markTokens(tokenizer, s, marker);
-  const marked = render(mapStrings(messages, mark) as ChatMessage[], mapStrings(templateKwargs, mark) as ChatKwargs);
-  if (marked.split(marker).join('') === text) return { text, ids: tokenizer.encode(marked, { contentMarker: marker }) };
-
+  const mark = (s: string) => markTokens(tokenizer, s, marker, () => true);
+  let marked: string | null;
+  try {
+    marked = render(mapStrings(messages, mark) as ChatMessage[], mapStrings(templateKwargs, mark) as ChatKwargs);
+  } catch {
+    marked = null; // the template objects to the marked strings: fall back to the conservative rule
+  }
+  // Pair the control tokens of both renders in order; when they agree, the marks say which came from content.
+  const inMarked = marked === null ? [] : tokenizer.findAddedTokens(marked);
+  const inText = tokenizer.findAddedTokens(text);
+  if (marked !== null && inMarked.length === inText.length && inMarked.every((m, i) => m.id === inText[i].id)) {
+    const markedText = marked;
+    const fromContent = new Set(inMarked.flatMap((m, i) => (m.start > 0 && markedText[m.start - 1] === marker ? [inText[i].start] : [])));
+    return { text, ids: tokenizer.encode(markTokens(tokenizer, text, marker, (m) => fromContent.has(m.start)), { contentMarker: marker }) };
+  }
   const contentTokens = new Set<number>();
   for (const s of tainted) for (const m of tokenizer.findAddedTokens(s)) contentTokens.add(m.id);
-  const conservative = markTokens(tokenizer, text, marker, contentTokens);
-  return { text, ids: tokenizer.encode(conservative, { contentMarker: marker }) };
+  return { text, ids: tokenizer.encode(markTokens(tokenizer, text, marker, (m) => contentTokens.has(m.id)), { contentMarker: marker }) };
 }
 
 /** transformers: with continue_final_message the text ends right after the final message's content. */
@@ -94,14 +105,14 @@ function pickMarker(text: string, strings: string[]): string {
   throw new TemplateError('cannot render safely: the messages use every private-use character');
 }
 
-/** Put the marker before each added-token occurrence (only those in `only`, when given). */
-function markTokens(tokenizer: Tokenizer, s: string, marker: string, only?: Set<number>): string {
+/** Put the marker before each added-token occurrence that `which` selects. */
+function markTokens(tokenizer: Tokenizer, s: string, marker: string, which: (m: { start: number; id: number }) => boolean): string {
   const found = tokenizer.findAddedTokens(s);
   if (found.length === 0) return s;
   let out = '';
   let last = 0;
   for (const m of found) {
-    if (only && !only.has(m.id)) continue;
+    if (!which(m)) continue;
     out += s.slice(last, m.start) + marker;
     last = m.start;
   }
