@@ -1,6 +1,36 @@
 // Register-level decoders: packed weight elements -> f32x4 lanes. No denormal f32 is ever an
 // operand (x86 handles those in microcode, ~100x slower), so subnormal codes take an exact fix-up.
 
+/**
+ * Vector constants, read from memory at each use: V8 does not hoist constant vectors out of loops
+ * and rebuilds each one with 2-3 instructions, where a load from this table is one.
+ */
+const K = memory.data<u32>([
+  0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, // 0: low nibbles
+  0xffff0000, 0xffff0000, 0xffff0000, 0xffff0000, // 16: high halves
+  0xc0800000, 0xc0804000, 0xc0800000, 0xc0804000, // 32: E2M1 -> second byte of its f32
+  0x3f3f3f00, 0x40404040, 0xbfbfbf80, 0xc0c0c0c0, // 48: E2M1 -> high byte of its f32
+  0x07f00000, 0x07f00000, 0x07f00000, 0x07f00000, // 64: e4m3 magnitude at bits 20..26
+  0x07800000, 0x07800000, 0x07800000, 0x07800000, // 80: e4m3 exponent
+  0x3c000000, 0x3c000000, 0x3c000000, 0x3c000000, // 96: (127 - 7) << 23
+  0x00800000, 0x00800000, 0x00800000, 0x00800000, // 112: 1 << 23
+  0x3c800000, 0x3c800000, 0x3c800000, 0x3c800000, // 128: 2^-6
+  0x7fc00000, 0x7fc00000, 0x7fc00000, 0x7fc00000, // 144: NaN
+  0x80000000, 0x80000000, 0x80000000, 0x80000000, // 160: sign
+  0x00007fff, 0x00007fff, 0x00007fff, 0x00007fff, // 176: f16 magnitude
+  0x0f800000, 0x0f800000, 0x0f800000, 0x0f800000, // 192: f16 exponent after << 13
+  0x38000000, 0x38000000, 0x38000000, 0x38000000, // 208: (127 - 15) << 23
+  0x38800000, 0x38800000, 0x38800000, 0x38800000, // 224: 2^-14
+  0x00008000, 0x00008000, 0x00008000, 0x00008000, // 240: f16 sign
+  0x0000ffff, 0x0000ffff, 0x0000ffff, 0x0000ffff, // 256: low halves
+], 16);
+
+@inline export function kNibble(): v128 { return v128.load(K, 0); }
+@inline export function kHigh(): v128 { return v128.load(K, 16); }
+@inline export function kLowHalf(): v128 { return v128.load(K, 256); }
+@inline export function e2m1Lo(): v128 { return v128.load(K, 32); }
+@inline export function e2m1Hi(): v128 { return v128.load(K, 48); }
+
 /** Sum of the four lanes. */
 @inline export function hsum(v: v128): f32 {
   const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
@@ -14,32 +44,33 @@
 
 /** bf16 pairs: the high halves (elements 2j+1) as f32. */
 @inline export function bf16Odd(v: v128): v128 {
-  return v128.and(v, i32x4.splat(0xffff0000));
+  return v128.and(v, kHigh());
 }
 
 /** IEEE half in the low 16 bits of each lane (upper bits zero) -> f32. */
 @inline export function f16x4(h: v128): v128 {
-  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  const exp = v128.and(o, i32x4.splat(0x0f800000));
-  const isInf = i32x4.eq(exp, i32x4.splat(0x0f800000));
+  const o = i32x4.shl(v128.and(h, v128.load(K, 176)), 13);
+  const exp = v128.and(o, v128.load(K, 192));
+  const isInf = i32x4.eq(exp, v128.load(K, 192));
   const isSub = i32x4.eq(exp, i32x4.splat(0));
-  let b = i32x4.add(o, i32x4.splat(112 << 23));
-  b = i32x4.add(b, v128.and(isInf, i32x4.splat(112 << 23)));
-  b = i32x4.add(b, v128.and(isSub, i32x4.splat(1 << 23)));
+  const bias = v128.load(K, 208);
+  let b = i32x4.add(i32x4.add(o, bias), v128.and(isInf, bias));
+  b = i32x4.add(b, v128.and(isSub, v128.load(K, 112)));
   // Subnormals: 2^-14 * (1 + m/1024) - 2^-14, exact.
-  const f = f32x4.sub(b, v128.and(isSub, i32x4.splat(0x38800000)));
-  return v128.or(f, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+  const f = f32x4.sub(b, v128.and(isSub, v128.load(K, 224)));
+  return v128.or(f, i32x4.shl(v128.and(h, v128.load(K, 240)), 16));
 }
 
 /** float8_e4m3fn byte held in bits 24..31 of each lane (lower bits ignored) -> f32. */
 @inline export function e4m3x4(t: v128): v128 {
-  const em = v128.and(i32x4.shr_u(t, 4), i32x4.splat(0x07f00000));
-  const isSub = i32x4.eq(v128.and(em, i32x4.splat(0x07800000)), i32x4.splat(0));
-  const isNan = i32x4.eq(em, i32x4.splat(0x07f00000));
-  const b = i32x4.add(i32x4.add(em, i32x4.splat(120 << 23)), v128.and(isSub, i32x4.splat(1 << 23)));
+  const mag = v128.load(K, 64);
+  const em = v128.and(i32x4.shr_u(t, 4), mag);
+  const isSub = i32x4.eq(v128.and(em, v128.load(K, 80)), i32x4.splat(0));
+  const isNan = i32x4.eq(em, mag);
+  const b = i32x4.add(i32x4.add(em, v128.load(K, 96)), v128.and(isSub, v128.load(K, 112)));
   // Subnormals: 2^-6 * (1 + m/8) - 2^-6, exact.
-  const f = f32x4.sub(b, v128.and(isSub, i32x4.splat(0x3c800000)));
-  return v128.or(v128.or(f, v128.and(isNan, i32x4.splat(0x7fc00000))), v128.and(t, i32x4.splat(0x80000000)));
+  const f = f32x4.sub(b, v128.and(isSub, v128.load(K, 128)));
+  return v128.or(v128.or(f, v128.and(isNan, v128.load(K, 144))), v128.and(t, v128.load(K, 160)));
 }
 
 /** Scalar forms of the same decoders (tails). */
@@ -72,13 +103,6 @@ export function e4m3(b: u32): f32 {
   return b == 0 ? reinterpret<f32>(0x00400000) : reinterpret<f32>(b << 23);
 }
 
-/** E2M1 (MXFP4 element) -> high byte / second byte of its f32 bits, as swizzle tables. */
-@inline export function e2m1Hi(): v128 {
-  return i32x4(0x3f3f3f00, 0x40404040, <i32>0xbfbfbf80, <i32>0xc0c0c0c0);
-}
-@inline export function e2m1Lo(): v128 {
-  return i32x4(<i32>0xc0800000, <i32>0xc0804000, <i32>0xc0800000, <i32>0xc0804000);
-}
 
 /** Dot product of two f32 vectors of len elements. */
 @inline export function dot(a: usize, b: usize, len: i32): f32 {

@@ -1,6 +1,6 @@
 // Whole rows decoded to f32 in natural order: embedding lookups and the weight block of the
 // matrix-matrix kernel (decoded once, then reused for every token).
-import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4 } from './decode';
+import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, kNibble } from './decode';
 
 export const FMT_F32 = 0;
 export const FMT_F16 = 1;
@@ -63,13 +63,13 @@ function rowFp8(o: usize, p: usize, cols: i32, srow: usize, bc: i32): void {
 
 function rowMxfp4(o: usize, p: usize, cols: i32, srow: usize): void {
   const blocks = <usize>(cols >> 5);
-  const tl = e2m1Lo(), th = e2m1Hi();
   for (let b: usize = 0; b < blocks; b++) {
+    const tl = e2m1Lo(), th = e2m1Hi();
     const v = v128.load(p + (b << 4));
     const sv = f32x4.splat(e8m0(load<u8>(srow + b)));
     // Nibbles in element order: low nibble of byte j is element 2j.
-    const lo = v128.and(v, i8x16.splat(15));
-    const hi = i8x16.shr_u(v, 4);
+    const lo = v128.and(v, kNibble());
+    const hi = v128.and(i16x8.shr_u(v, 4), kNibble());
     const na = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const nb = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const q = o + (b << 7);

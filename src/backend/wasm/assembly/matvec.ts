@@ -1,7 +1,7 @@
 // Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
 // Weights are decoded in registers; several rows per pass share every activation load.
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
-import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum } from './decode';
+import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kLowHalf, kNibble } from './decode';
 
 export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 2;
@@ -109,7 +109,7 @@ export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usi
 export function matvec_f32_f16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 1;
   const c8 = <usize>(cols & ~7);
-  const lo = i32x4.splat(0xffff);
+  const lo = kLowHalf();
   let r = r0;
   for (; r + 2 <= r1; r += 2) {
     const p0 = w + <usize>r * rowBytes;
@@ -199,8 +199,8 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
 
 /** One 32-element MXFP4 block of a row as eight f32x4 products with xp (lane order of permuteMxfp4). */
 @inline function mxfp4Block(v: v128, xb: usize): v128 {
-  const lo = v128.and(v, i8x16.splat(15));
-  const hi = i8x16.shr_u(v, 4);
+  const lo = v128.and(v, kNibble());
+  const hi = v128.and(i16x8.shr_u(v, 4), kNibble());
   const tl = e2m1Lo(), th = e2m1Hi();
   const ll = i8x16.swizzle(tl, lo), hl = i8x16.swizzle(th, lo);
   const lh = i8x16.swizzle(tl, hi), hh = i8x16.swizzle(th, hi);
@@ -222,22 +222,15 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
 /** MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles. */
 export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32, scales: usize): void {
   const blocks = <usize>(cols >> 5);
-  for (let r = r0; r < r1; r += 2) {
-    const two = r + 1 < r1;
-    const p0 = w + <usize>r * (blocks << 4);
-    const p1 = two ? p0 + (blocks << 4) : p0;
-    const s0p = scales + <usize>r * blocks;
-    const s1p = two ? s0p + blocks : s0p;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  // One row per pass: the decode needs most registers, and sharing x loads gains nothing here.
+  for (let r = r0; r < r1; r++) {
+    const p = w + <usize>r * (blocks << 4);
+    const sp = scales + <usize>r * blocks;
+    let a = f32x4.splat(0);
     for (let b: usize = 0; b < blocks; b++) {
-      const xb = xp + (b << 7);
-      const d0 = mxfp4Block(v128.load(p0 + (b << 4)), xb);
-      const d1 = mxfp4Block(v128.load(p1 + (b << 4)), xb);
-      a0 = f32x4.add(a0, f32x4.mul(d0, f32x4.splat(e8m0(load<u8>(s0p + b)))));
-      a1 = f32x4.add(a1, f32x4.mul(d1, f32x4.splat(e8m0(load<u8>(s1p + b)))));
+      const d = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7));
+      a = f32x4.add(a, f32x4.mul(d, f32x4.splat(e8m0(load<u8>(sp + b)))));
     }
-    store<f32>(out + (<usize>r << 2), hsum(a0));
-    if (two) store<f32>(out + (<usize>r << 2), hsum(a1), 4);
+    store<f32>(out + (<usize>r << 2), hsum(a));
   }
 }
-
