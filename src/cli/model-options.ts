@@ -1,24 +1,26 @@
 /** Options shared by the commands that run a model: which folder, which backend, which token ids. */
 import { existsSync, readFileSync } from 'node:fs';
-import type { Backend } from '../backend/backend.js';
-import { RefBackend } from '../backend/ref/ref-backend.js';
+import { BACKEND_KINDS, createBackend, type BackendKind, type ManagedBackend } from '../backend/index.js';
 import { loadModelDir, type ModelDir } from '../node/model-dir.js';
 import { UsageError } from './command.js';
 import { progressBar } from './progress.js';
 
 export const MODEL_OPTIONS = {
-  backend: { type: 'string', default: 'ref' },
+  backend: { type: 'string', default: 'wasm' },
   threads: { type: 'string' },
 } as const;
 
-export const MODEL_OPTIONS_HELP = `  --backend B     ref (plain TypeScript reference, default for now)
-  --threads N     worker threads for fast backends (default: number of cores)`;
+export const MODEL_OPTIONS_HELP = `  --backend B     wasm (WebAssembly SIMD on all cores; default where supported, else ref)
+                  or ref (the plain TypeScript reference: slow, the spec the fast one is tested against)
+  --threads N     threads for the wasm backend (default: number of cores)`;
 
-export async function makeBackend(values: { backend?: string; threads?: string }): Promise<Backend> {
-  if (values.threads !== undefined && !(Number.isInteger(Number(values.threads)) && Number(values.threads) > 0))
+export async function makeBackend(values: { backend?: string; threads?: string }): Promise<ManagedBackend> {
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0))
     throw new UsageError(`--threads must be a positive integer, got "${values.threads}"`);
-  if (values.backend === 'ref' || values.backend === undefined) return new RefBackend();
-  throw new UsageError(`unknown --backend "${values.backend}" (available: ref)`);
+  const kind = (values.backend ?? 'wasm') as BackendKind;
+  if (!BACKEND_KINDS.includes(kind)) throw new UsageError(`unknown --backend "${values.backend}" (available: ${BACKEND_KINDS.join(', ')})`);
+  return createBackend(kind, { threads });
 }
 
 export async function loadModelArg(dir: string | undefined, values: { backend?: string; threads?: string }): Promise<ModelDir> {
@@ -26,11 +28,28 @@ export async function loadModelArg(dir: string | undefined, values: { backend?: 
   if (!existsSync(dir)) throw new UsageError(`model folder "${dir}" does not exist`);
   const backend = await makeBackend(values);
   const bar = progressBar('loading weights');
-  const loaded = loadModelDir(dir, { backend, onProgress: bar.update });
-  bar.done();
+  let loaded: ModelDir;
+  try {
+    loaded = loadModelDir(dir, { backend, onProgress: bar.update });
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  } finally {
+    bar.done();
+  }
   if (loaded.unusedTensors.length)
     console.error(`warning: ${loaded.unusedTensors.length} tensors in ${dir} were not used (e.g. ${loaded.unusedTensors[0]})`);
   return loaded;
+}
+
+/** Run `fn` on a loaded model, releasing the backend's threads afterwards. */
+export async function withModel<T>(dir: string | undefined, values: { backend?: string; threads?: string }, fn: (m: ModelDir) => T | Promise<T>): Promise<T> {
+  const loaded = await loadModelArg(dir, values);
+  try {
+    return await fn(loaded);
+  } finally {
+    await (loaded.model.backend as ManagedBackend).dispose?.();
+  }
 }
 
 /** Token ids from --ids "1,2,3" or --ids-file (a JSON array or ids separated by commas/whitespace). */

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { writeSafetensorsFile } from '../../node/tensor-files.js';
 import type { Command } from '../command.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelArg, parseIds } from '../model-options.js';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, withModel, parseIds } from '../model-options.js';
 import { topK } from '../../models/blocks/router.js';
 
 const help = `owl logits — logits of every position of a token sequence
@@ -25,10 +25,10 @@ export default {
       allowPositionals: true,
       options: { ids: { type: 'string' }, 'ids-file': { type: 'string' }, out: { type: 'string' }, ...MODEL_OPTIONS },
     });
-    const { model, spec } = await loadModelArg(positionals[0], values);
-    const ids = parseIds(values, spec.vocabSize);
-    const logits = model.forward(ids, model.newCache());
-    const vocab = spec.vocabSize;
+    const { ids, logits, vocab } = await withModel(positionals[0], values, ({ model, spec }) => {
+      const ids = parseIds(values, spec.vocabSize);
+      return { ids, logits: model.forward(ids, model.newCache()), vocab: spec.vocabSize };
+    });
     if (values.out) {
       writeSafetensorsFile(values.out, [
         { name: 'logits', dtype: 'F32', shape: [ids.length, vocab], data: new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength) },

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { meanNextTokenNll } from '../../generate/metrics.js';
 import { UsageError, type Command } from '../command.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelArg, parseIds } from '../model-options.js';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, withModel, parseIds } from '../model-options.js';
 
 const help = `owl perplexity — how well a model predicts a token sequence
 
@@ -22,10 +22,11 @@ export default {
       allowPositionals: true,
       options: { ids: { type: 'string' }, 'ids-file': { type: 'string' }, json: { type: 'boolean', default: false }, ...MODEL_OPTIONS },
     });
-    const { model, spec } = await loadModelArg(positionals[0], values);
-    const ids = parseIds(values, spec.vocabSize);
-    if (ids.length < 2) throw new UsageError('perplexity needs at least 2 token ids');
-    const nll = meanNextTokenNll(model.forward(ids, model.newCache()), ids, spec.vocabSize);
+    const { ids, nll } = await withModel(positionals[0], values, ({ model, spec }) => {
+      const ids = parseIds(values, spec.vocabSize);
+      if (ids.length < 2) throw new UsageError('perplexity needs at least 2 token ids');
+      return { ids, nll: meanNextTokenNll(model.forward(ids, model.newCache()), ids, spec.vocabSize) };
+    });
     const ppl = Math.exp(nll);
     if (values.json) console.log(JSON.stringify({ nll, ppl, tokens: ids.length }));
     else console.log(`tokens ${ids.length}  nll ${nll.toFixed(6)}  perplexity ${ppl.toFixed(4)}`);
