@@ -3,19 +3,19 @@ import { Worker } from 'node:worker_threads';
 import { readFile, access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { KERNELS_URL, type WasmPlatform } from '../backend/wasm/platform.js';
+import { compileKernels, type WasmPlatform } from '../backend/wasm/platform.js';
 
 /** Running from sources (tsx), the kernels are still read from the build output in dist/. */
-async function kernelsPath(): Promise<string> {
-  const next = fileURLToPath(KERNELS_URL);
-  const candidates = [next, next.replace(/([\\/])src([\\/]backend[\\/]wasm[\\/]kernels\.wasm)$/, '$1dist$1src$2')];
+async function kernelsPath(url: URL): Promise<string> {
+  const next = fileURLToPath(url);
+  const candidates = [next, next.replace(/([\\/])src([\\/]backend[\\/]wasm[\\/][^\\/]+\.wasm)$/, '$1dist$1src$2')];
   for (const p of candidates) {
     try {
       await access(p);
       return p;
     } catch {}
   }
-  throw new Error(`kernels.wasm not found (looked at ${[...new Set(candidates)].join(', ')}); run \`npm run build:wasm\``);
+  throw new Error(`${next.slice(next.lastIndexOf('/') + 1)} not found (looked at ${[...new Set(candidates)].join(', ')}); run \`npm run build:wasm\``);
 }
 
 const fromSource = import.meta.url.endsWith('.ts');
@@ -31,9 +31,7 @@ function startWorker(): Worker {
 
 export const nodePlatform: WasmPlatform = {
   cores: () => availableParallelism(),
-  async loadKernels() {
-    return WebAssembly.compile(await readFile(await kernelsPath()));
-  },
+  loadKernels: () => compileKernels(async (url) => readFile(await kernelsPath(url))),
   spawn() {
     const w = startWorker();
     return {

@@ -16,20 +16,39 @@ export interface KernelThread {
 
 export interface WasmPlatform {
   cores(): number;
-  loadKernels(): Promise<WebAssembly.Module>;
+  loadKernels(): Promise<Kernels>;
   spawn(): KernelThread;
 }
 
-/** Where the build puts the compiled kernels: next to this module in dist/. */
+/** Where the build puts the compiled kernels: next to this module in dist/ (two builds, see scripts/build-wasm.mjs). */
 export const KERNELS_URL = new URL('./kernels.wasm', import.meta.url);
+export const KERNELS_RELAXED_URL = new URL('./kernels-relaxed.wasm', import.meta.url);
+
+/** The relaxed-SIMD build where this runtime accepts it, else the baseline one. */
+export async function compileKernels(read: (url: URL) => Promise<BufferSource>): Promise<Kernels> {
+  try {
+    const bytes = await read(KERNELS_RELAXED_URL);
+    if (WebAssembly.validate(bytes)) return { module: await WebAssembly.compile(bytes), relaxed: true };
+  } catch {
+    // No relaxed build next to the baseline one: fall through.
+  }
+  return { module: await WebAssembly.compile(await read(KERNELS_URL)), relaxed: false };
+}
+
+export interface Kernels {
+  module: WebAssembly.Module;
+  /** Whether this is the relaxed-SIMD build (fused multiply-add). */
+  relaxed: boolean;
+}
 
 const browserPlatform: WasmPlatform = {
   cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
-  async loadKernels() {
-    const res = await fetch(KERNELS_URL);
-    if (!res.ok) throw new Error(`cannot load ${KERNELS_URL.href}: HTTP ${res.status}`);
-    return WebAssembly.compile(await res.arrayBuffer());
-  },
+  loadKernels: () =>
+    compileKernels(async (url) => {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`cannot load ${url.href}: HTTP ${res.status}`);
+      return res.arrayBuffer();
+    }),
   spawn() {
     const w = new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module' });
     return {

@@ -76,6 +76,8 @@ export class WasmBackend implements Backend {
     private readonly module: WebAssembly.Module,
     readonly threads: number,
     private readonly arenaWeightBytes: number,
+    /** Whether the relaxed-SIMD kernels run (fused multiply-add; results may differ in the last bits by machine). */
+    readonly relaxedSimd: boolean,
   ) {}
 
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -86,8 +88,8 @@ export class WasmBackend implements Backend {
     if (!(cap > 0)) throw new OwlError(`wasm backend: arenaWeightBytes must be positive, got ${cap}`);
     const spin = opts.spin ?? 0;
     if (!Number.isInteger(spin) || spin < 0) throw new OwlError(`wasm backend: spin must be a non-negative integer, got ${spin}`);
-    const module = await platform.loadKernels();
-    const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES));
+    const { module, relaxed } = await platform.loadKernels();
+    const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES), relaxed);
     b.newArena();
     b.pool = await ThreadPool.start(platform, threads, spin, module, [b.arenas[0]!.memory]);
     return b;

@@ -1,7 +1,7 @@
 // Attention with online softmax over tiles of keys: scores for a tile go to the thread's scratch,
 // the running max/denominator rescale the output row once per tile. Work items are (query, head);
 // key/value rows are kStride/vStride floats apart (MLA's values alias the latent prefix of its keys).
-import { dot } from './decode';
+import { dot, madd } from './decode';
 
 const TILE = 64;
 
@@ -54,7 +54,7 @@ export function attention(
         l += p;
         const vp = v + ((<usize>j * <usize>vStride + <usize>(kvh * dv)) << 2);
         const pv = f32x4.splat(p);
-        for (let c: usize = 0; c < dv4; c += 16) v128.store(op + c, f32x4.add(v128.load(op + c), f32x4.mul(pv, v128.load(vp + c))));
+        for (let c: usize = 0; c < dv4; c += 16) v128.store(op + c, madd(pv, v128.load(vp + c), v128.load(op + c)));
         for (let c = dv4; c < dvBytes; c += 4) store<f32>(op + c, load<f32>(op + c) + p * load<f32>(vp + c));
       }
     }

@@ -31,6 +31,18 @@ const K = memory.data<u32>([
 @inline export function e2m1Lo(): v128 { return v128.load(K, 32); }
 @inline export function e2m1Hi(): v128 { return v128.load(K, 48); }
 
+/** a * b + c; fused where the runtime has relaxed SIMD (the kernels-relaxed.wasm build). */
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** Table lookup with indices known to be < 16 (relaxed: one pshufb, no saturation fix-up). */
+@inline export function lookup16(table: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, idx);
+  return i8x16.swizzle(table, idx);
+}
+
 /** Sum of the four lanes. */
 @inline export function hsum(v: v128): f32 {
   const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
@@ -108,7 +120,7 @@ export function e4m3(b: u32): f32 {
 @inline export function dot(a: usize, b: usize, len: i32): f32 {
   const l4 = <usize>(len & ~3) << 2;
   let acc = f32x4.splat(0);
-  for (let c: usize = 0; c < l4; c += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(a + c), v128.load(b + c)));
+  for (let c: usize = 0; c < l4; c += 16) acc = madd(v128.load(a + c), v128.load(b + c), acc);
   let sdot = hsum(acc);
   for (let c = l4; c < (<usize>len << 2); c += 4) sdot += load<f32>(a + c) * load<f32>(b + c);
   return sdot;

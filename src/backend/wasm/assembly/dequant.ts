@@ -1,6 +1,6 @@
 // Whole rows decoded to f32 in natural order: embedding lookups and the weight block of the
 // matrix-matrix kernel (decoded once, then reused for every token).
-import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, kNibble } from './decode';
+import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, kNibble, lookup16 } from './decode';
 
 export const FMT_F32 = 0;
 export const FMT_F16 = 1;
@@ -73,8 +73,8 @@ function rowMxfp4(o: usize, p: usize, cols: i32, srow: usize): void {
     const na = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const nb = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const q = o + (b << 7);
-    storeBf16x8(q, i8x16.swizzle(tl, na), i8x16.swizzle(th, na), sv);
-    storeBf16x8(q + 64, i8x16.swizzle(tl, nb), i8x16.swizzle(th, nb), sv);
+    storeBf16x8(q, lookup16(tl, na), lookup16(th, na), sv);
+    storeBf16x8(q + 64, lookup16(tl, nb), lookup16(th, nb), sv);
   }
 }
 

@@ -1,7 +1,7 @@
 // Matrix-matrix products (prefill, n > 1 tokens): out[i, r] = Σ_c x[i, c] · W[r, c].
 // Each block of rows is decoded once to f32 in the thread's scratch, then reused for every token
 // by a 4-row x 2-token register tile.
-import { hsum } from './decode';
+import { hsum, madd } from './decode';
 import { dequantRows, FMT_BF16, FMT_F16, FMT_F32, FMT_FP8, FMT_MXFP4 } from './dequant';
 
 /** Rows per decoded block: about 64 KiB of f32 (L2-resident), at least 4. */
@@ -52,14 +52,14 @@ function gemmBlock(out: usize, x: usize, wb: usize, n: i32, rows: i32, cols: i32
         const u = v128.load(x0 + c);
         const v = v128.load(x1 + c);
         const w0 = v128.load(p0 + c), w1 = v128.load(p1 + c), w2 = v128.load(p2 + c), w3 = v128.load(p3 + c);
-        a0 = f32x4.add(a0, f32x4.mul(w0, u));
-        b0 = f32x4.add(b0, f32x4.mul(w0, v));
-        a1 = f32x4.add(a1, f32x4.mul(w1, u));
-        b1 = f32x4.add(b1, f32x4.mul(w1, v));
-        a2 = f32x4.add(a2, f32x4.mul(w2, u));
-        b2 = f32x4.add(b2, f32x4.mul(w2, v));
-        a3 = f32x4.add(a3, f32x4.mul(w3, u));
-        b3 = f32x4.add(b3, f32x4.mul(w3, v));
+        a0 = madd(w0, u, a0);
+        b0 = madd(w0, v, b0);
+        a1 = madd(w1, u, a1);
+        b1 = madd(w1, v, b1);
+        a2 = madd(w2, u, a2);
+        b2 = madd(w2, v, b2);
+        a3 = madd(w3, u, a3);
+        b3 = madd(w3, v, b3);
       }
       let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
       let t0 = hsum(b0), t1 = hsum(b1), t2 = hsum(b2), t3 = hsum(b3);
@@ -81,8 +81,8 @@ function gemmBlock(out: usize, x: usize, wb: usize, n: i32, rows: i32, cols: i32
       let a = f32x4.splat(0), b = f32x4.splat(0);
       for (let c: usize = 0; c < c4; c += 16) {
         const wv = v128.load(p + c);
-        a = f32x4.add(a, f32x4.mul(wv, v128.load(x0 + c)));
-        b = f32x4.add(b, f32x4.mul(wv, v128.load(x1 + c)));
+        a = madd(wv, v128.load(x0 + c), a);
+        b = madd(wv, v128.load(x1 + c), b);
       }
       let s = hsum(a), t = hsum(b);
       for (let c = c4; c < end; c += 4) {

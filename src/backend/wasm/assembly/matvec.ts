@@ -1,7 +1,7 @@
 // Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
 // Weights are decoded in registers; several rows per pass share every activation load.
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
-import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kLowHalf, kNibble } from './decode';
+import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kLowHalf, kNibble, lookup16, madd } from './decode';
 
 export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 2;
@@ -15,14 +15,14 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
     let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     for (let c: usize = 0; c < c4; c += 16) {
       const xv = v128.load(x + c);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(p0 + c), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(p1 + c), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(p2 + c), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(p3 + c), xv));
-      a4 = f32x4.add(a4, f32x4.mul(v128.load(p4 + c), xv));
-      a5 = f32x4.add(a5, f32x4.mul(v128.load(p5 + c), xv));
-      a6 = f32x4.add(a6, f32x4.mul(v128.load(p6 + c), xv));
-      a7 = f32x4.add(a7, f32x4.mul(v128.load(p7 + c), xv));
+      a0 = madd(v128.load(p0 + c), xv, a0);
+      a1 = madd(v128.load(p1 + c), xv, a1);
+      a2 = madd(v128.load(p2 + c), xv, a2);
+      a3 = madd(v128.load(p3 + c), xv, a3);
+      a4 = madd(v128.load(p4 + c), xv, a4);
+      a5 = madd(v128.load(p5 + c), xv, a5);
+      a6 = madd(v128.load(p6 + c), xv, a6);
+      a7 = madd(v128.load(p7 + c), xv, a7);
     }
     const o = out + (<usize>r << 2);
     store<f32>(o, hsum(a0) + tailF32(p0, x, c4, end));
@@ -37,7 +37,7 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
   for (; r < r1; r++) {
     const p = w + <usize>r * rowBytes;
     let a = f32x4.splat(0);
-    for (let c: usize = 0; c < c4; c += 16) a = f32x4.add(a, f32x4.mul(v128.load(p + c), v128.load(x + c)));
+    for (let c: usize = 0; c < c4; c += 16) a = madd(v128.load(p + c), v128.load(x + c), a);
     store<f32>(out + (<usize>r << 2), hsum(a) + tailF32(p, x, c4, end));
   }
 }
@@ -51,7 +51,7 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
 
 /** One bf16 vector (8 elements) times xp's even/odd halves, added to acc. */
 @inline function bf16Dot8(v: v128, xe: v128, xo: v128, acc: v128): v128 {
-  return f32x4.add(acc, f32x4.add(f32x4.mul(bf16Even(v), xe), f32x4.mul(bf16Odd(v), xo)));
+  return madd(bf16Odd(v), xo, madd(bf16Even(v), xe, acc));
 }
 
 /**
@@ -120,10 +120,10 @@ export function matvec_f32_f16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
       const xo = v128.load(xp + (c << 2), 16);
       const v0 = v128.load(p0 + (c << 1));
       const v1 = v128.load(p1 + (c << 1));
-      a0 = f32x4.add(a0, f32x4.mul(f16x4(v128.and(v0, lo)), xe));
-      b0 = f32x4.add(b0, f32x4.mul(f16x4(i32x4.shr_u(v0, 16)), xo));
-      a1 = f32x4.add(a1, f32x4.mul(f16x4(v128.and(v1, lo)), xe));
-      b1 = f32x4.add(b1, f32x4.mul(f16x4(i32x4.shr_u(v1, 16)), xo));
+      a0 = madd(f16x4(v128.and(v0, lo)), xe, a0);
+      b0 = madd(f16x4(i32x4.shr_u(v0, 16)), xo, b0);
+      a1 = madd(f16x4(v128.and(v1, lo)), xe, a1);
+      b1 = madd(f16x4(i32x4.shr_u(v1, 16)), xo, b1);
     }
     let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
     for (let c = c8; c < <usize>cols; c++) {
@@ -139,8 +139,8 @@ export function matvec_f32_f16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
     let a = f32x4.splat(0), b = f32x4.splat(0);
     for (let c: usize = 0; c < c8; c += 8) {
       const v = v128.load(p + (c << 1));
-      a = f32x4.add(a, f32x4.mul(f16x4(v128.and(v, lo)), v128.load(xp + (c << 2))));
-      b = f32x4.add(b, f32x4.mul(f16x4(i32x4.shr_u(v, 16)), v128.load(xp + (c << 2), 16)));
+      a = madd(f16x4(v128.and(v, lo)), v128.load(xp + (c << 2)), a);
+      b = madd(f16x4(i32x4.shr_u(v, 16)), v128.load(xp + (c << 2), 16), b);
     }
     let s = hsum(f32x4.add(a, b));
     for (let c = c8; c < <usize>cols; c++) s += load<f32>(xp + (c << 2)) * f16(load<u16>(p + (c << 1)));
@@ -151,10 +151,10 @@ export function matvec_f32_f16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
 /** Dot product of 16 fp8 bytes at p with xp's transposed group (element 4j+k sits in lane j of vector k). */
 @inline function fp8Dot16(p: usize, xg: usize, acc: v128): v128 {
   const v = v128.load(p);
-  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 24)), v128.load(xg)));
-  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 16)), v128.load(xg, 16)));
-  acc = f32x4.add(acc, f32x4.mul(e4m3x4(i32x4.shl(v, 8)), v128.load(xg, 32)));
-  return f32x4.add(acc, f32x4.mul(e4m3x4(v), v128.load(xg, 48)));
+  acc = madd(e4m3x4(i32x4.shl(v, 24)), v128.load(xg), acc);
+  acc = madd(e4m3x4(i32x4.shl(v, 16)), v128.load(xg, 16), acc);
+  acc = madd(e4m3x4(i32x4.shl(v, 8)), v128.load(xg, 32), acc);
+  return madd(e4m3x4(v), v128.load(xg, 48), acc);
 }
 
 /**
@@ -202,21 +202,21 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
   const lo = v128.and(v, kNibble());
   const hi = v128.and(i16x8.shr_u(v, 4), kNibble());
   const tl = e2m1Lo(), th = e2m1Hi();
-  const ll = i8x16.swizzle(tl, lo), hl = i8x16.swizzle(th, lo);
-  const lh = i8x16.swizzle(tl, hi), hh = i8x16.swizzle(th, hi);
+  const ll = lookup16(tl, lo), hl = lookup16(th, lo);
+  const lh = lookup16(tl, hi), hh = lookup16(th, hi);
   // bf16 vectors: even elements 0..14, 16..30; odd elements 1..15, 17..31.
   const ea = i8x16.shuffle(ll, hl, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const eb = i8x16.shuffle(ll, hl, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const oa = i8x16.shuffle(lh, hh, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const ob = i8x16.shuffle(lh, hh, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   let s = f32x4.mul(bf16Even(ea), v128.load(xb));
-  s = f32x4.add(s, f32x4.mul(bf16Odd(ea), v128.load(xb, 16)));
-  s = f32x4.add(s, f32x4.mul(bf16Even(eb), v128.load(xb, 32)));
-  s = f32x4.add(s, f32x4.mul(bf16Odd(eb), v128.load(xb, 48)));
-  s = f32x4.add(s, f32x4.mul(bf16Even(oa), v128.load(xb, 64)));
-  s = f32x4.add(s, f32x4.mul(bf16Odd(oa), v128.load(xb, 80)));
-  s = f32x4.add(s, f32x4.mul(bf16Even(ob), v128.load(xb, 96)));
-  return f32x4.add(s, f32x4.mul(bf16Odd(ob), v128.load(xb, 112)));
+  s = madd(bf16Odd(ea), v128.load(xb, 16), s);
+  s = madd(bf16Even(eb), v128.load(xb, 32), s);
+  s = madd(bf16Odd(eb), v128.load(xb, 48), s);
+  s = madd(bf16Even(oa), v128.load(xb, 64), s);
+  s = madd(bf16Odd(oa), v128.load(xb, 80), s);
+  s = madd(bf16Even(ob), v128.load(xb, 96), s);
+  return madd(bf16Odd(ob), v128.load(xb, 112), s);
 }
 
 /** MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles. */
@@ -229,7 +229,7 @@ export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: us
     let a = f32x4.splat(0);
     for (let b: usize = 0; b < blocks; b++) {
       const d = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7));
-      a = f32x4.add(a, f32x4.mul(d, f32x4.splat(e8m0(load<u8>(sp + b)))));
+      a = madd(d, f32x4.splat(e8m0(load<u8>(sp + b))), a);
     }
     store<f32>(out + (<usize>r << 2), hsum(a));
   }
