@@ -112,3 +112,14 @@ test('owl init writes a loadable model of the configured shape (MXFP4 experts fo
   }
   assert.match(owl('init', '--config', join(FIXTURES, 'models', 'qwen3-moe'), '--out', join(tmp, 'init-qwen3-moe')).err, /exists/);
 });
+
+test('owl bench --json reports the documented fields (a benchmark: only the shape is tested)', () => {
+  const r = owl('bench', join(FIXTURES, 'models', 'gpt-oss-mxfp4'), '--repeat', '1', '--decode', '2', '--json');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  for (const k of ['decode_tps', 'load_s', 'bandwidth_gbps', 'decode_fraction_of_ceiling']) assert.ok(j[k] > 0, k);
+  assert.ok(j.prefill_tps['128'] > 0 && !('512' in j.prefill_tps), 'prefill 512 is skipped past the 128-token context');
+  assert.ok(Number.isInteger(j.peak_rss_bytes) && Number.isInteger(j.threads));
+  assert.equal(j.backend, 'wasm');
+  assert.equal(owl('bench', join(FIXTURES, 'models', 'qwen3-dense'), '--backend', 'ref', '--repeat', '1', '--decode', '1', '--json').code, 0);
+});

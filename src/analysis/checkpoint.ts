@@ -68,3 +68,19 @@ export function checkpointReport(spec: ModelSpec, tensors: TensorGroup[] = model
     }
   return { dtype: spec.dtype, checkpoint_bytes: bytes, elements_by_dtype: byDtype, includes_mtp: spec.mtpLayers > 0, format: describe(spec) };
 }
+
+/**
+ * Weight bytes one decoded token reads in the checkpoint's formats: every main-model tensor used
+ * for a token (top-k experts only), with the embedding counted as the one row looked up.
+ * Divided into the memory bandwidth, it gives the decode speed ceiling.
+ */
+export function activeWeightBytesPerToken(spec: ModelSpec, tensors: TensorGroup[] = modelTensors(spec)): number {
+  let bytes = 0;
+  for (const t of tensors) {
+    if (t.owner !== 'main') continue;
+    // A tied head reads the whole embedding matrix; otherwise the lookup reads one row.
+    const share = t.part === 'embedding' ? (spec.tieEmbeddings ? 1 : 1 / spec.vocabSize) : t.activeCopies / t.copies;
+    for (const [dtype, n] of storedParts(spec, t)) bytes += n * DTYPE_BYTES[dtype] * share;
+  }
+  return Math.round(bytes);
+}

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   logits: async () => (await import('./commands/logits.js')).default,
   perplexity: async () => (await import('./commands/perplexity.js')).default,
   generate: async () => (await import('./commands/generate.js')).default,
+  bench: async () => (await import('./commands/bench.js')).default,
   chat: async () => (await import('./commands/chat.js')).default,
   convert: async () => (await import('./commands/convert.js')).default,
   tokenize: async () => (await import('./commands/tokenize.js')).default,
