@@ -90,7 +90,7 @@ export default {
       const next = rng(1);
       const ids = (n: number) => Array.from({ length: n }, () => Math.floor(next() * spec.vocabSize));
       const prefill: Record<string, Stat> = {};
-      for (const n of [128, 512].filter((n) => n + 1 <= spec.maxPositions)) {
+      for (const n of [128, 512].filter((n) => n <= spec.maxPositions)) {
         const runs: number[] = [];
         for (let r = 0; r < repeat; r++) {
           warnIfBusy(threads);
