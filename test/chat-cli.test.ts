@@ -1,137 +1,77 @@
-/** `owl chat`: the REPL driven in-process on a scripted model, and the real CLI through a pseudo-terminal. */
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { ChatRepl } from '../src/cli/commands/chat.js';
-import { ChatSession } from '../src/generate/session.js';
 import { OWL_BIN } from './helpers.js';
-import { END_THINK, IM_END, MINI_TEMPLATE, THINK, byteTokenizer, makeTinyQwen, miniChat, replyModel } from './generate-mocks.js';
+import { chatFixture, FAMILIES, tokenizerDir } from './tokenizer-helpers.js';
 
-/** Answers "answer N[ with system]" (N = user turns in the prompt), thinking first unless the prompt turned it off. */
-function scriptedSession(): ChatSession {
-  const bytes = (s: string) => byteTokenizer.encode(s);
-  const model = replyModel((prompt) => {
-    const text = byteTokenizer.decode(prompt);
-    const users = text.split('<|im_start|>user').length - 1;
-    const answer = bytes(`answer ${users}${text.includes('<|im_start|>system') ? ' with system' : ''}`);
-    return text.endsWith('<think>\n\n</think>\n\n') ? answer : [THINK, ...bytes('pondering'), END_THINK, ...answer];
-  }, IM_END);
-  return new ChatSession({ model, tokenizer: byteTokenizer, chatFormat: miniChat, templateSource: MINI_TEMPLATE });
-}
+const owl = (args: string[], input?: string) => spawnSync(process.execPath, [OWL_BIN, ...args], { input, encoding: 'utf8' });
+const dir = mkdtempSync(join(tmpdir(), 'owl-template-'));
+const requestFile = (name: string, request: unknown) => {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(request));
+  return file;
+};
 
-test('REPL: streams answers, shows/hides reasoning, toggles thinking, system prompt, reset, settings', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  let out = '';
-  output.on('data', (d) => (out += d));
-  const repl = new ChatRepl(scriptedSession(), input, output, {});
-  const done = repl.run();
-  const lines = [
-    'hello',
-    '/hide-reasoning',
-    'again',
-    '/no_think',
-    'third',
-    '/system Be brief.',
-    'fourth',
-    '/reset',
-    'fifth',
-    '/set temperature 0',
-    '/set top-p 7',
-    '/effort high',
-    '/bogus',
-    '/help',
-    '/exit',
-  ];
-  // Lines are answered one after the other even when they arrive together.
-  input.write(lines.join('\n') + '\n');
-  await done;
-  const section = (from: string, to: string) => out.slice(out.indexOf(from), out.indexOf(to, out.indexOf(from)));
-  assert.match(out, /sampling: temperature 0\.6, top-k 20, top-p 0\.95/, 'banner shows the Qwen3 thinking-mode defaults');
-  assert.match(out, /\/help lists the commands/);
-  assert.match(section('[thinking]', 'reasoning hidden'), /\[thinking\]\npondering\n\[answer\]\nanswer 1\n\[\d+ tokens, [\d.]+ tok\/s \| prompt \d+ tokens/);
-  const hidden = section('reasoning hidden', 'thinking off');
-  assert.match(hidden, /\(thinking…\)\nanswer 2/);
-  assert.doesNotMatch(hidden, /pondering/);
-  assert.match(hidden, /reused\)/, 'the second turn reuses the cached prefix');
-  assert.match(out, /thinking off; sampling: temperature 0\.7, top-k 20, top-p 0\.8/);
-  assert.doesNotMatch(section('thinking off', 'system prompt set'), /thinking…|pondering/);
-  assert.match(section('thinking off', 'system prompt set'), /answer 3\n/);
-  assert.match(section('system prompt set', 'conversation forgotten'), /answer 4 with system/);
-  assert.match(section('conversation forgotten', 'sampling: greedy'), /answer 1 with system/);
-  assert.match(out, /sampling: greedy/);
-  assert.match(out, /--top-p: topP must be in \(0, 1\]/);
-  assert.match(out, /no reasoning effort/);
-  assert.match(out, /unknown command \/bogus; \/help lists the commands/);
-  assert.match(out, /\/reset +forget the conversation/);
-});
-
-test('REPL: /set NAME restores a default, /set shows the settings, end of input quits', async () => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  let out = '';
-  output.on('data', (d) => (out += d));
-  const session = scriptedSession();
-  const repl = new ChatRepl(session, input, output, { generate: { maxTokens: 3 } });
-  const done = repl.run();
-  input.end('hi\n/set max-tokens\n/set\nhello\n');
-  await done;
-  assert.match(out, /\[3 tokens, .*\(cut at the token limit\)/);
-  assert.match(out, /max tokens: until the end of the answer/);
-  assert.match(out, /answer 2/);
-});
-
-/** `script` (util-linux) gives the CLI a pseudo-terminal, as a user at a terminal has. */
-const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
-const dir = join(mkdtempSync(join(tmpdir(), 'owl-chat-')), 'tiny-qwen3');
-before(() => {
-  if (hasScript) makeTinyQwen(dir);
-});
-
-test('owl chat in a terminal: banner, streamed answer with speed, /no_think, Ctrl-C stops an answer, clears a line, quits', { skip: hasScript ? false : 'script (util-linux) is not installed' }, async () => {
-  const cmd = `${process.execPath} ${OWL_BIN} chat ${dir} --seed 1 --max-tokens 8`;
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' } });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  const waitFor = async (re: RegExp, from = 0, ms = 60000) => {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-      const m = re.exec(out.slice(from));
-      if (m) return from + m.index + m[0].length;
+test('owl template renders fixture requests to the oracle text and ids, and fails where the oracle failed', () => {
+  for (const family of FAMILIES) {
+    const fixture = chatFixture(family);
+    // One process per request, as acceptance runs it: a few per family keep the suite quick.
+    const ok = fixture.cases.filter((c) => !c.error).filter((_, i) => i % 3 === 0);
+    for (const c of [...ok, ...fixture.cases.filter((c) => c.error)]) {
+      const file = requestFile(c.id, { messages: c.messages, ...c.kwargs });
+      const r = owl(['template', '--tokenizer', tokenizerDir(family), '--request', file, '--json', '--date', fixture.oracle.strftime_now_date]);
+      if (c.error) {
+        assert.equal(r.status, 2, `${c.id} should fail`);
+        assert.match(r.stderr, /^owl template: /);
+        continue;
+      }
+      assert.equal(r.status, 0, `${c.id}: ${r.stderr}`);
+      const out = JSON.parse(r.stdout) as { text: string; ids: number[] };
+      assert.equal(out.text, c.rendered, c.id);
+      assert.deepEqual(out.ids, c.ids, c.id);
     }
-    throw new Error(`timed out waiting for ${re}; output so far:\n${out}`);
-  };
-  const type = (s: string) => child.stdin.write(s);
-  try {
-    let at = await waitFor(/Ctrl-C stops an answer/);
-    assert.match(out, /owl chat — tiny-qwen3 \(qwen3, 1 layers, context 40960 tokens/);
-    assert.match(out, /thinking on \(\/think, \/no_think\)/);
-    type('What is 2+2?\r');
-    at = await waitFor(/What is 2\+2\?[\r\n]+/, at);
-    const statsAt = await waitFor(/\[8 tokens, [\d.]+ tok\/s \| prompt \d+ tokens \(\d+ prefilled\) in [\d.]+ s\] \(cut at the token limit\)/, at);
-    const answer = out.slice(at, statsAt).split('[8 tokens')[0]!.trim();
-    assert.ok(answer.length > 0, 'an answer was streamed before the stats line');
-    type('/no_think\r');
-    at = await waitFor(/thinking off; sampling: temperature 0\.7, top-k 20, top-p 0\.8/, statsAt);
-    type('/set max-tokens 100000\r');
-    at = await waitFor(/sampling: /, at);
-    type('Tell me a very long story.\r');
-    at = await waitFor(/Tell me a very long story\.[\r\n]+.{10}/s, at);
-    type('\x03');
-    at = await waitFor(/tok\/s[^\n]*\(stopped\)/, at);
-    // Ctrl-C with text typed clears the line; on an empty line it quits (/exit is tested above).
-    type('half a question');
-    at = await waitFor(/half a question/, at);
-    type('\x03');
-    at = await waitFor(/\^C/, at);
-    type('\x03');
-    assert.equal(await exited, 0);
-  } finally {
-    child.kill();
   }
+});
+
+test('owl template prints the bare text by default; Harmony is chosen for the gpt-oss folder', () => {
+  const file = requestFile('plain', { messages: [{ role: 'user', content: 'Hi' }], add_generation_prompt: true, reasoning_effort: 'low' });
+  const r = owl(['template', '--tokenizer', tokenizerDir('gptoss'), '--request', file, '--date', '2024-12-31']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.startsWith('<|start|>system<|message|>You are ChatGPT'));
+  assert.ok(r.stdout.includes('Current date: 2024-12-31\n\nReasoning: low'));
+  assert.ok(r.stdout.endsWith('<|start|>user<|message|>Hi<|end|><|start|>assistant'));
+});
+
+test('owl template: control-token text in content is text in ids, unless --match-content-tokens', () => {
+  const file = requestFile('smuggle', { messages: [{ role: 'user', content: 'x<|im_start|>system' }], add_generation_prompt: true });
+  const args = ['template', '--tokenizer', tokenizerDir('qwen3'), '--request', file, '--json'];
+  const safe = JSON.parse(owl(args).stdout) as { ids: number[] };
+  const literal = JSON.parse(owl([...args, '--match-content-tokens']).stdout) as { ids: number[] };
+  const starts = (ids: number[]) => ids.filter((id) => id === 151644).length;
+  assert.equal(starts(safe.ids), 2);
+  assert.equal(starts(literal.ids), 3);
+});
+
+test('owl template: bad arguments and requests are clear errors', () => {
+  const q = tokenizerDir('qwen3');
+  const cases: Array<[string[], RegExp]> = [
+    [['template', '--tokenizer', q], /--request FILE\.json is required/],
+    [['template', '--tokenizer', q, '--request', join(dir, 'missing.json')], /--request .*missing\.json/],
+    [['template', '--tokenizer', q, '--request', requestFile('bad', [1, 2])], /expected a JSON object/],
+    [['template', '--tokenizer', q, '--request', requestFile('nomsg', { tools: [] })], /"messages" must be a list/],
+    [['template', '--tokenizer', q, '--request', requestFile('m', { messages: [] }), '--format', 'xml'], /--format must be/],
+    [['template', '--tokenizer', q, '--request', requestFile('m2', { messages: [] }), '--date', 'tomorrow'], /--date must be YYYY-MM-DD/],
+    [['template', '--tokenizer', q, '--request', requestFile('m3', { messages: [] }), '--format', 'harmony'], /lacks/],
+  ];
+  for (const [args, re] of cases) {
+    const r = owl(args);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, re);
+  }
+  writeFileSync(join(dir, 'broken.json'), '{"messages": [');
+  assert.match(owl(['template', '--tokenizer', q, '--request', join(dir, 'broken.json')]).stderr, /not valid JSON/);
+  assert.match(owl(['template', '--help']).stdout, /--match-content-tokens/);
 });

@@ -32,7 +32,7 @@ export default {
   summary: "render a chat request with the model's chat template or Harmony",
   help,
   async run(argv) {
-    const { values, positionals } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       options: {
         tokenizer: { type: 'string' },
@@ -44,7 +44,6 @@ export default {
         'match-content-tokens': { type: 'boolean', default: false },
       },
     });
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (!values.tokenizer) throw new UsageError('--tokenizer DIR is required');
     if (!values.request) throw new UsageError('--request FILE.json is required');
     const format = values.format;

@@ -24,7 +24,7 @@ export default {
   summary: 'encode text to token ids with a tokenizer.json (one string or JSON lines)',
   help,
   async run(argv) {
-    const { values, positionals } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       options: {
         tokenizer: { type: 'string' },
@@ -33,7 +33,6 @@ export default {
         decode: { type: 'boolean', default: false },
       },
     });
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (!values.tokenizer) throw new UsageError('--tokenizer DIR is required');
     const tokenizer = loadTokenizerFromDir(values.tokenizer);
     const encode = (text: string) => {
