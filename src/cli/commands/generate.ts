@@ -107,7 +107,13 @@ export async function openSession(
       : { tokenizer: undefined, chatFormat: undefined, chatFormatError: undefined, generationConfig: EMPTY_GENERATION_CONFIG, templateSource: undefined };
   if (withTokenizer && dir && !files.tokenizer)
     throw new UsageError(`${dir} has no tokenizer.json: pass --tokenizer DIR, or make the folder with "owl init ... --tokenizer DIR"`);
-  return sessionFrom(await loadModelArg(dir, values), files);
+  const model = await loadModelArg(dir, values);
+  try {
+    return sessionFrom(model, files);
+  } catch (e) {
+    await (model.model.backend as { dispose?: () => Promise<void> }).dispose?.();
+    throw e;
+  }
 }
 
 /** Free backend threads so the process can exit. */
