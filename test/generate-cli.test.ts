@@ -59,6 +59,7 @@ test('bad flags and inputs get clear errors', () => {
     [['generate', dir, '--prompt', 'x', '--seed', '1.5'], /--seed must be an integer/],
     [['generate', dir, '--prompt', 'x', '--greedy', '--temperature', '1'], /contradict/],
     [['generate', dir, '--prompt', 'x', '--ids', '1'], /either --ids/],
+    [['generate', dir, '--ids', '1', '--stop', 'x'], /--stop matches text/],
     [['generate', dir, '--prompt', 'x', '--no-think'], /need --chat/],
     [['generate', dir, '--prompt', 'x', '--chat', '--effort', 'max'], /--effort must be low, medium or high/],
     [['generate', dir, '--prompt', 'x', '--chat', '--effort', 'low'], /no reasoning effort/],

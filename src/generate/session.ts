@@ -18,7 +18,7 @@ import { GenerationJob, GenerationStream, type GenerationSummary } from './strea
 export interface GenerateOptions extends Partial<SamplingOptions> {
   /** Most tokens to generate (default: until a stop token or the context is full). */
   maxTokens?: number;
-  /** Strings that end the output (not included in it); matched even when split across tokens. */
+  /** Strings that end the output (not included in it); matched in the content (not the reasoning), even split across tokens. */
   stop?: string | string[];
   /** Extra ids that end the output. */
   stopTokens?: number[];

@@ -168,6 +168,10 @@ export class ChatRepl {
     } finally {
       this.current = null;
     }
+    if (summary.finishReason === 'abort' && summary.usage.completionTokens === 0) {
+      this.messages.pop();
+      return this.write(`\n${this.style('[stopped before the answer began; the message was dropped]', '2')}\n`);
+    }
     this.messages.push(this.session.assistantMessage(summary));
     const stopped = summary.finishReason === 'abort' ? ' (stopped)' : summary.finishReason === 'length' ? ' (cut at the token limit)' : '';
     this.write(`\n${this.style(`[${statsLine(summary)}]${stopped}`, '2')}\n`);

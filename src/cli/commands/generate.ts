@@ -191,6 +191,7 @@ export default {
     if (idsMode && textMode) throw new UsageError('give either --ids/--ids-file or --prompt/--prompt-file, not both');
     if (!idsMode && !textMode) throw new UsageError('token ids are required: --ids 1,2,3 or --ids-file FILE (or text: --prompt TEXT)');
     if (values.chat && idsMode) throw new UsageError('--chat needs --prompt (a user message), not --ids');
+    if (values.stop?.length && idsMode) throw new UsageError('--stop matches text: use it with --prompt, not --ids');
     if (!values.chat && (values.system !== undefined || values['no-think'] || values.effort !== undefined))
       throw new UsageError('--system, --no-think and --effort need --chat');
     if (values.effort !== undefined && !['low', 'medium', 'high'].includes(values.effort))
