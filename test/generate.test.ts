@@ -173,8 +173,12 @@ test('chat: reasoning and content arrive as separate deltas; stop token ends the
   assert.ok(deltas.slice(firstContent).every((d) => !d.reasoning), 'reasoning comes first');
 });
 
-test('chat: thinking switch and Qwen3 card defaults per mode; user values win', () => {
-  const session = new ChatSession({ model: replyModel(() => []), tokenizer: byteTokenizer, chatFormat: miniChat, templateSource: MINI_TEMPLATE });
+test('chat: thinking switch and Qwen3 card defaults per mode; user values win', async () => {
+  const session = new ChatSession({ model: replyModel(() => [], IM_END), tokenizer: byteTokenizer, chatFormat: miniChat, templateSource: MINI_TEMPLATE });
+  const hi = [{ role: 'user', content: 'hi' }];
+  assert.equal((await session.chat(hi).result()).sampling.temperature, 0.6);
+  assert.equal((await session.chat(hi, { enableThinking: false }).result()).sampling.temperature, 0.7);
+  assert.equal((await session.chat(hi, { templateKwargs: { enable_thinking: false } }).result()).sampling.topP, 0.8);
   assert.equal(session.samplingFor({}, true).temperature, 0.6);
   assert.equal(session.samplingFor({}, false).temperature, 0.7);
   assert.equal(session.samplingFor({ temperature: 0.2 }, false).temperature, 0.2);

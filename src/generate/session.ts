@@ -115,8 +115,10 @@ export class ChatSession {
   /** Stream the assistant's answer to `messages`. */
   chat(messages: ChatMessage[], options: ChatOptions = {}): GenerationStream {
     const format = this.requireChat();
-    const prompt = format.render(messages, this.templateKwargs(options));
-    const thinking = this.features.thinkingSwitch ? options.enableThinking !== false : undefined;
+    const kwargs = this.templateKwargs(options);
+    const prompt = format.render(messages, kwargs);
+    // The mode picks Qwen3's sampling defaults, however the switch was given.
+    const thinking = this.features.thinkingSwitch ? kwargs.enable_thinking !== false : undefined;
     return this.start(prompt.ids, format.parser(prompt), options, { thinking, stopTokens: [...format.stopTokens, ...this.eosIds()] });
   }
 
