@@ -74,6 +74,8 @@ test('Python semantics: str + dict raises, str + str and list + list work, raise
   assert.throws(() => render("{{ 'a' + x }}", { x: { k: 1 } }), /can only concatenate str \(not "dict"\) to str/);
   assert.throws(() => render("{{ 'a' + x }}", { x: 3 }), /can only concatenate str \(not "int"\) to str/);
   assert.throws(() => render("{{ raise_exception('no system role, please') }}"), (e: Error) => e instanceof TemplateError && e.message === 'no system role, please');
+  // strip(chars) strips only those characters (Qwen3's template relies on .strip('\n')).
+  assert.equal(render("[{{ s.strip('\\n') }}|{{ s.lstrip('\\n') }}|{{ s.rstrip('\\n') }}|{{ s.strip() }}|{{ s.strip('\\n ') }}]", { s: '\n  x  \n' }), '[  x  |  x  \n|\n  x  |x|x]');
 });
 
 test('continue_final_message cuts after the final message; incompatible with add_generation_prompt', () => {
@@ -83,7 +85,7 @@ test('continue_final_message cuts after the final message; incompatible with add
   assert.ok(r.text.endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\nHello there'), JSON.stringify(r.text));
   // transformers' rule for surrounding spaces: trailing ones survive only when the message has no leading ones.
   const spaced = chat.render([messages[0], { role: 'assistant', content: '  Hello  ' }], { continue_final_message: true });
-  assert.ok(spaced.text.endsWith('</think>\n\nHello'), JSON.stringify(spaced.text)); // this template strips content
+  assert.ok(spaced.text.endsWith('</think>\n\n  Hello'), JSON.stringify(spaced.text));
   assert.throws(() => chat.render(messages, { continue_final_message: true, add_generation_prompt: true }), /not compatible/);
   const g = chatFormatFor(tokenizerFor('gptoss'), { date: '2025-08-05' });
   const h = g.render(messages, { continue_final_message: true });

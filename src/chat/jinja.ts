@@ -7,7 +7,7 @@
 import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { TemplateError } from './errors.js';
-import { dateParts, strftime } from './python.js';
+import { dateParts, pyStripChars, strftime } from './python.js';
 import { renderChat } from './render.js';
 import type { OutputSyntax } from './parse.js';
 import { outputParserFor } from './parsers.js';
@@ -84,7 +84,7 @@ export class JinjaChatFormat implements ChatFormat {
     const env = new Environment();
     for (const [k, v] of Object.entries(vars)) env.set(k, v);
     const interpreter = new Interpreter(env);
-    usePythonPlus(interpreter);
+    usePythonSemantics(interpreter);
     try {
       const out = interpreter.run(program) as unknown as RuntimeValue;
       return String(out.value);
@@ -116,14 +116,13 @@ function pythonRange(a: number, b?: number, step = 1): number[] {
   return out;
 }
 
-const { IntegerValue, FloatValue } = (() => {
+// The library does not export its runtime value classes; take them from values it creates.
+const { IntegerValue, FloatValue, StringValue, FunctionValue } = (() => {
   const probe = new Environment();
-  probe.set('i', 1);
-  probe.set('f', 1.5);
-  return {
-    IntegerValue: (probe.lookupVariable('i') as unknown as RuntimeValue).constructor as RuntimeCtor,
-    FloatValue: (probe.lookupVariable('f') as unknown as RuntimeValue).constructor as RuntimeCtor,
-  };
+  const values: Record<string, unknown> = { i: 1, f: 1.5, s: '', fn: () => null };
+  for (const [k, v] of Object.entries(values)) probe.set(k, v);
+  const ctor = (k: string) => (probe.lookupVariable(k) as unknown as RuntimeValue).constructor as RuntimeCtor;
+  return { IntegerValue: ctor('i'), FloatValue: ctor('f'), StringValue: ctor('s'), FunctionValue: ctor('fn') };
 })();
 
 const PY_TYPE: Record<string, string> = {
@@ -131,22 +130,43 @@ const PY_TYPE: Record<string, string> = {
   ObjectValue: 'dict', KeywordArgumentsValue: 'dict', NamespaceValue: 'Namespace', NullValue: 'NoneType', FunctionValue: 'function',
 };
 
+interface AstNode {
+  type: string;
+  value?: unknown;
+}
+
 /**
- * Python semantics for `+`: str+str, list+list and numbers only. The library would turn
- * `'x' + dict` into "x[object Map]"; Jinja2 raises, and transformers' fixtures expect the error.
- * (Patched on this one interpreter instance; the method is private in the library's typings.)
+ * Where the library departs from Jinja2/Python in ways chat templates hit, patched on this one
+ * interpreter instance (the methods are private in the library's typings):
+ * - `+`: str+str, list+list and numbers only. The library turns `'x' + dict` into "x[object Map]";
+ *   Python raises, and transformers' fixtures expect the error.
+ * - `s.strip(chars)`, `lstrip`, `rstrip`: the library ignores `chars` (Qwen3's template strips '\n').
  */
-function usePythonPlus(interpreter: Interpreter): void {
+function usePythonSemantics(interpreter: Interpreter): void {
   const it = interpreter as unknown as {
     evaluate(node: unknown, env: unknown): RuntimeValue;
     evaluateBinaryExpression(node: { operator: { value: string }; left: unknown; right: unknown }, env: unknown): RuntimeValue;
+    evaluateMemberExpression(node: { object: AstNode; property: AstNode; computed: boolean }, env: unknown): RuntimeValue;
   };
-  const base = it.evaluateBinaryExpression;
+  const binary = it.evaluateBinaryExpression;
   it.evaluateBinaryExpression = function (node, env) {
-    if (node.operator.value !== '+') return base.call(this, node, env);
-    const l = this.evaluate(node.left, env);
-    const r = this.evaluate(node.right, env);
-    return pythonPlus(l, r);
+    if (node.operator.value !== '+') return binary.call(this, node, env);
+    return pythonPlus(this.evaluate(node.left, env), this.evaluate(node.right, env));
+  };
+  const member = it.evaluateMemberExpression;
+  const sides: Record<string, 'both' | 'left' | 'right'> = { strip: 'both', lstrip: 'left', rstrip: 'right' };
+  it.evaluateMemberExpression = function (node, env) {
+    const side = !node.computed && node.property.type === 'Identifier' ? sides[String(node.property.value)] : undefined;
+    if (side) {
+      const target = this.evaluate(node.object, env);
+      if (target.type === 'StringValue') {
+        return new FunctionValue((args: RuntimeValue[]) => {
+          const chars = args[0]?.type === 'StringValue' ? (args[0].value as string) : null;
+          return new StringValue(pyStripChars(target.value as string, chars, side));
+        });
+      }
+    }
+    return member.call(this, node, env);
   };
 }
 

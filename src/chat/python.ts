@@ -120,16 +120,22 @@ export function pythonStr(v: unknown): string {
 // Characters for which Python's str.isspace() is true.
 const PY_SPACE = '\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
 
-export function pyLstrip(s: string): string {
+/** Python `s.strip(chars)` / `lstrip` / `rstrip`; chars undefined or null = whitespace. */
+export function pyStripChars(s: string, chars: string | null | undefined, side: 'both' | 'left' | 'right' = 'both'): string {
+  const set = chars ?? PY_SPACE;
   let i = 0;
-  while (i < s.length && PY_SPACE.includes(s[i])) i++;
-  return s.slice(i);
+  let j = s.length;
+  if (side !== 'right') while (i < j && set.includes(s[i])) i++;
+  if (side !== 'left') while (j > i && set.includes(s[j - 1])) j--;
+  return s.slice(i, j);
+}
+
+export function pyLstrip(s: string): string {
+  return pyStripChars(s, null, 'left');
 }
 
 export function pyStrip(s: string): string {
-  let j = s.length;
-  while (j > 0 && PY_SPACE.includes(s[j - 1])) j--;
-  return pyLstrip(s.slice(0, j));
+  return pyStripChars(s, null);
 }
 
 /** A calendar date and time of day, as strftime sees it. */
