@@ -1,6 +1,6 @@
 /**
- * Owl's public API. Everything here is browser-safe except the Node loaders at the end
- * (model folders, tokenizer folders, sessions), which read files.
+ * Owl's public API, browser-safe (the package's "browser" entry). Node adds file loaders on top:
+ * src/node/index.ts, the package's default entry.
  */
 export * from './config/index.js';
 export { OwlError } from './errors.js';
@@ -24,7 +24,3 @@ export { createRng, type Rng } from './generate/rng.js';
 export { defaultSampling, parseGenerationConfig, QWEN3_RECOMMENDED, type GenerationConfig } from './generate/defaults.js';
 export { argmax, logProb, meanNextTokenNll } from './generate/metrics.js';
 
-// Node loaders
-export { loadModelDir, type LoadOptions, type ModelDir } from './node/model-dir.js';
-export { loadTokenizerFromDir } from './node/tokenizer-dir.js';
-export { loadSession, readGenerationConfig, readSessionFiles, sessionFrom, type SessionFileOptions, type SessionFiles } from './node/session.js';
