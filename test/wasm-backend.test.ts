@@ -303,6 +303,12 @@ describe('wasm backend arenas', () => {
             b.matmul(got, x, w, n);
             assertClose(got, want, matmulMagnitude(x, w, n), 1e-5, `${w.format} in arena ${(w.handle as { arena: number }).arena} n=${n}`);
           }
+          const ids = Int32Array.of(w.rows - 1, 0, 7);
+          const want = new Float32Array(3 * w.cols);
+          const got = b.alloc(3 * w.cols);
+          ref.embed(want, w, ids);
+          b.embed(got, w, ids);
+          assert.deepEqual(got, want, `${w.format} embed from arena ${(w.handle as { arena: number }).arena}`);
         }
       } finally {
         await b.dispose();
