@@ -8,10 +8,9 @@
 import type { Tokenizer } from '../tokenizer/types.js';
 import { TemplateError } from './errors.js';
 import { renderToolNamespace } from './harmony-tools.js';
-import { outputParserFor } from './parsers.js';
+import { outputParserFor, stopTokensFor } from './parsers.js';
 import { attr, concat, contains, dateParts, isDefined, pythonJson, pythonStr, strftime, truthy, type DateParts } from './python.js';
 import { renderChat } from './render.js';
-import { stopTokensFor } from './jinja.js';
 import type { ChatFormat, ChatKwargs, ChatMessage, OutputParser, RenderedChat, RenderOptions } from './types.js';
 
 const DEFAULT_IDENTITY = 'You are ChatGPT, a large language model trained by OpenAI.';

@@ -4,5 +4,5 @@ export { TemplateError } from './errors.js';
 export { JinjaChatFormat } from './jinja.js';
 export { HarmonyChatFormat, renderHarmony } from './harmony.js';
 export { chatFormatFor, hasHarmonyTokens, type ChatFormatChoice } from './choose.js';
-export { outputParserFor } from './parsers.js';
+export { outputParserFor, outputSyntaxFor, stopTokensFor } from './parsers.js';
 export type { OutputSyntax } from './parse.js';

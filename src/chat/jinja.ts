@@ -10,7 +10,7 @@ import { TemplateError } from './errors.js';
 import { dateParts, pyStripChars, strftime } from './python.js';
 import { renderChat } from './render.js';
 import type { OutputSyntax } from './parse.js';
-import { outputParserFor } from './parsers.js';
+import { outputParserFor, outputSyntaxFor, stopTokensFor } from './parsers.js';
 import type { ChatFormat, ChatKwargs, ChatMessage, OutputParser, RenderedChat, RenderOptions } from './types.js';
 
 type Program = ReturnType<typeof parse>;
@@ -187,30 +187,4 @@ function pythonPlus(l: RuntimeValue, r: RuntimeValue): RuntimeValue {
   const rt = PY_TYPE[r.type] ?? r.type;
   if (lt === 'str' || lt === 'list') throw new Error(`can only concatenate ${lt} (not "${rt}") to ${lt}`);
   throw new Error(`unsupported operand type(s) for +: '${lt}' and '${rt}'`);
-}
-
-/** How this template's model writes reasoning and tool calls, read from the template and vocabulary. */
-export function outputSyntaxFor(tokenizer: Tokenizer, templateSource: string): OutputSyntax {
-  const has = (t: string) => tokenizer.tokenToId(t) !== undefined;
-  if (has('<|channel|>') && has('<|message|>') && templateSource.includes('<|channel|>')) return { kind: 'harmony' };
-  const think = templateSource.includes('<think>') || templateSource.includes('</think>');
-  const tools = templateSource.includes('<｜tool▁call▁begin｜>') || templateSource.includes('tool▁calls▁begin')
-    ? 'deepseek'
-    : templateSource.includes('<tool_call>')
-      ? 'qwen'
-      : null;
-  return { kind: 'tagged', think, tools };
-}
-
-/** eos plus the end-of-turn tokens of the known formats that this vocabulary has. */
-export function stopTokensFor(tokenizer: Tokenizer, syntax: OutputSyntax): number[] {
-  const names = syntax.kind === 'harmony'
-    ? ['<|return|>', '<|call|>', '<|endoftext|>']
-    : ['<|im_end|>', '<|endoftext|>', '<｜end▁of▁sentence｜>', '<|eot_id|>', '<|end_of_text|>'];
-  const ids = new Set<number>(tokenizer.eosIds);
-  for (const n of names) {
-    const id = tokenizer.tokenToId(n);
-    if (id !== undefined && tokenizer.isAdded(id)) ids.add(id);
-  }
-  return [...ids];
 }
