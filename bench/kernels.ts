@@ -6,7 +6,7 @@
  * "streamed": the matrix is one of many copies filling STREAM_BYTES, visited in turn, so weights
  * come from DRAM as in decoding a real model. "hot": the same matrix again and again (cache-resident).
  */
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { WasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { RefBackend } from '../src/backend/ref/ref-backend.js';
 import type { Weight } from '../src/tensor/weight.js';
@@ -49,8 +49,22 @@ function fillBf16(bytes: Uint8Array): void {
 
 const fmt = (x: number, d = 2) => x.toFixed(d).padStart(7);
 
+/** Share of all cores busy over the next `ms` milliseconds (this process is idle meanwhile). */
+async function busyShare(ms = 500): Promise<number> {
+  const total = () => cpus().reduce((a, c) => {
+    const t = c.times;
+    return { busy: a.busy + t.user + t.nice + t.sys + t.irq, all: a.all + t.user + t.nice + t.sys + t.irq + t.idle };
+  }, { busy: 0, all: 0 });
+  const a = total();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = total();
+  return (b.busy - a.busy) / Math.max(1, b.all - a.all);
+}
+
 async function main(): Promise<void> {
-  console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (a busy machine makes these numbers meaningless)`);
+  const busy = await busyShare();
+  console.log(`other processes keep ${(busy * 100).toFixed(0)}% of the CPUs busy; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (busy > 0.1) console.log('WARNING: the machine is busy; these numbers understate the kernels (run again when idle)');
   const ref = new RefBackend();
   const rows: string[] = [];
   const bandwidth: Record<number, number> = {};
@@ -109,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`dispatch round trip, 2 threads, spin ${spin}: ${us.toFixed(1)} µs per op`);
     await b.dispose();
   }
-  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`afterwards, other processes keep ${((await busyShare()) * 100).toFixed(0)}% of the CPUs busy`);
 }
 
 await main();
