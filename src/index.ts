@@ -9,6 +9,7 @@ export { OwlError } from './errors.js';
 export { type Backend, type BackendKind, type ManagedBackend, BACKEND_KINDS, createBackend, RefBackend, WasmBackend } from './backend/index.js';
 export { type CausalLM, type ForwardOptions, DecoderModel, ModelCache } from './models/decoder.js';
 export { buildModel } from './models/registry.js';
+export { MemoryTensorSource } from './weights/memory-source.js';
 
 // Tokenizers and chat formats
 export * from './tokenizer/index.js';
