@@ -1,6 +1,11 @@
 /** Test doubles and helpers for the server tests: a controllable fake engine, a started server, raw requests. */
 import OpenAI from 'openai';
 import { createServer, type OwlServer, type ServerOptions } from '../src/server/app.js';
+import type { Backend } from '../src/backend/backend.js';
+import type { ModelSpec } from '../src/config/spec.js';
+import type { LayerCache } from '../src/models/blocks/kv-cache.js';
+import { ModelCache, type CausalLM, type ForwardOptions } from '../src/models/decoder.js';
+import type { Tokenizer } from '../src/tokenizer/types.js';
 import { contextLengthError, type ChatEngine, type ChatRequest, type CompletionRequest, type Delta, type EngineEvent } from '../src/server/engine.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,4 +104,72 @@ export function sseData(text: string): string[] {
     .split('\n\n')
     .filter((b) => b.startsWith('data: '))
     .map((b) => b.slice(6));
+}
+
+/**
+ * A model that "says" a scripted reply through the real tokenizer: after each prompt it looks at the
+ * decoded prompt, asks `respond` for the reply text, and puts all the logit mass on that reply's next
+ * token (then EOS). Everything else — chat template, sampling, stop handling, output parsing — is real.
+ */
+export class ScriptedModel implements CausalLM {
+  readonly backend = null as unknown as Backend;
+  /** Decoded prompt of every generation, in order. */
+  readonly prompts: string[] = [];
+  private script: number[] = [];
+  private pos = 0;
+  private lastEmitted = -1;
+  private lastLength = -1;
+
+  constructor(
+    readonly spec: ModelSpec,
+    private readonly tokenizer: Tokenizer,
+    private readonly respond: (prompt: string) => string,
+    private readonly eos = spec.eosTokenIds[0]!,
+  ) {}
+
+  newCache(): ModelCache {
+    return new ModelCache([new IdsCache()]);
+  }
+
+  forward(ids: ArrayLike<number>, cache: ModelCache, _opts?: ForwardOptions): Float32Array {
+    const layer = cache.layers[0] as IdsCache;
+    const step = ids.length === 1 && ids[0] === this.lastEmitted && layer.length === this.lastLength;
+    layer.ids.push(...Array.from(ids));
+    if (step) this.pos++;
+    else {
+      const prompt = this.tokenizer.decode(layer.ids);
+      this.script = this.tokenizer.encode(this.respond(prompt));
+      this.pos = 0;
+      this.prompts.push(prompt);
+    }
+    this.lastEmitted = this.script[this.pos] ?? this.eos;
+    this.lastLength = layer.length;
+    const logits = new Float32Array(this.spec.vocabSize);
+    logits[this.lastEmitted] = 1000;
+    return logits;
+  }
+}
+
+/** A KV cache that only remembers token ids (what ScriptedModel needs). */
+class IdsCache implements LayerCache {
+  ids: number[] = [];
+  get length() {
+    return this.ids.length;
+  }
+  append(): never {
+    throw new Error('IdsCache holds ids only');
+  }
+  canTruncate() {
+    return true;
+  }
+  truncate(len: number) {
+    this.ids.length = Math.min(len, this.ids.length);
+    return true;
+  }
+  allocatedBytes() {
+    return 0;
+  }
+  bytesPerToken() {
+    return 0;
+  }
 }

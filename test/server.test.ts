@@ -294,7 +294,11 @@ describe('owl serve: scheduling, cancellation, concurrency, shutdown', () => {
       const res = await fetch(`${r.base}/v1/chat/completions`, { method: 'POST', body: chatBody('LONG 100000', { stream: true }), headers: { 'content-type': 'application/json' }, signal: ac.signal });
       const reader = res.body!.getReader();
       let seen = '';
-      while (!seen.includes('w5')) seen += new TextDecoder().decode((await reader.read()).value);
+      while (!seen.includes('w5')) {
+        const { done, value } = await reader.read();
+        assert.ok(!done, 'the stream ended before the client left');
+        seen += new TextDecoder().decode(value);
+      }
       ac.abort();
       await until(() => engine.cancelled === 1, 'the engine to see the cancellation');
       const produced = engine.tokensProduced;

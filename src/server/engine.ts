@@ -83,6 +83,8 @@ export interface Summary {
   cachedTokens?: number;
   prefillMs?: number;
   decodeMs?: number;
+  /** Output the parser could not make sense of (kept as content), for the logs. */
+  warnings?: string[];
 }
 
 export type EngineEvent = { type: 'delta'; delta: Delta } | { type: 'done'; summary: Summary };
