@@ -181,7 +181,7 @@ class HfTokenizer implements Tokenizer {
     if (ownBpe) {
       const vocab = m.vocab as Record<string, number>;
       const unk = typeof m.unk_token === 'string' ? vocab[m.unk_token] : undefined;
-      const bpe = new BpeModel(vocab, m.merges as string[], {
+      const bpe = new BpeModel(vocab, m.merges as Array<string | string[]>, {
         ignoreMerges: m.ignore_merges === true,
         byteFallback: m.byte_fallback === true,
         unkId: typeof unk === 'number' ? unk : undefined,
@@ -285,24 +285,20 @@ class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
-    const tokens: string[] = [];
-    const skip = options.skipSpecial === true;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const added = this.added.get(id);
-      if (added && skip && added.special) continue;
-      const token = this.idToTokenTable[id];
-      if (token !== undefined) tokens.push(token);
+    const skip = (id: number) => options.skipSpecial === true && this.added.get(id)?.special === true;
+    if (this.libDecode) {
+      const tokens: string[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const token = this.idToTokenTable[ids[i]];
+        if (token !== undefined && !skip(ids[i])) tokens.push(token);
+      }
+      return tokens.length ? this.libDecode(tokens) : '';
     }
-    if (tokens.length === 0) return '';
-    if (this.libDecode) return this.libDecode(tokens);
     // Byte-level: concatenate every token's bytes, then one lossy UTF-8 decode (as the Rust decoder).
-    let total = 0;
     const parts: Uint8Array[] = [];
+    let total = 0;
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (skip && this.added.get(id)?.special) continue;
-      const b = this.tokenBytes(id);
+      const b = skip(ids[i]) ? undefined : this.tokenBytes(ids[i]);
       if (b) {
         parts.push(b);
         total += b.length;
