@@ -11,10 +11,11 @@
 import type { Backend } from '../backend/backend.js';
 import type { MlaAttentionSpec, ModelSpec } from '../config/spec.js';
 import { MlaAttention, mlaSoftmaxScale, type MlaPath } from './blocks/mla.js';
-import { GatedMlp, type MlpBlock } from './blocks/mlp.js';
+import type { MlpBlock } from './blocks/mlp.js';
 import { MoeBlock } from './blocks/moe.js';
 import { ropeTable } from './blocks/rope.js';
-import { DecoderModel, type DecoderLayer } from './decoder.js';
+import type { DecoderModel } from './decoder.js';
+import { buildDecoder, loadGatedMlp } from './hf-blocks.js';
 import type { WeightStore } from './weight-store.js';
 
 export interface DeepSeekOptions {
@@ -24,23 +25,13 @@ export interface DeepSeekOptions {
 
 export function buildDeepSeekV3(spec: ModelSpec, store: WeightStore, backend: Backend, opts: DeepSeekOptions = {}): DecoderModel {
   const mla = spec.attention as MlaAttentionSpec;
-  const { hiddenSize: hidden, vocabSize } = spec;
+  const hidden = spec.hiddenSize;
   const { numHeads: H, qLoraRank, kvLoraRank, qkNopeHeadDim: nope, qkRopeHeadDim: rope, vHeadDim: dv } = mla;
   const ropeTab = ropeTable(spec.rope);
   const scale = mlaSoftmaxScale(mla, spec.rope);
-  const mlp = (prefix: string, inter: number): MlpBlock =>
-    new GatedMlp(
-      backend,
-      {
-        gate: store.matrix(`${prefix}.gate_proj.weight`, inter, hidden),
-        up: store.matrix(`${prefix}.up_proj.weight`, inter, hidden),
-        down: store.matrix(`${prefix}.down_proj.weight`, hidden, inter),
-      },
-      spec.activation,
-    );
+  const mlp = (prefix: string, inter: number) => loadGatedMlp(spec, store, backend, prefix, inter);
 
-  const layers: DecoderLayer[] = spec.layers.map((kind, i) => {
-    const p = `model.layers.${i}`;
+  return buildDecoder(spec, store, backend, (p, kind) => {
     const a = `${p}.self_attn`;
     const query =
       qLoraRank === null
@@ -80,18 +71,6 @@ export function buildDeepSeekV3(spec: ModelSpec, store: WeightStore, backend: Ba
         hidden,
       );
     } else block = mlp(`${p}.mlp`, spec.intermediateSize);
-    return {
-      attnNorm: store.vector(`${p}.input_layernorm.weight`, hidden),
-      attention,
-      mlpNorm: store.vector(`${p}.post_attention_layernorm.weight`, hidden),
-      mlp: block,
-    };
-  });
-  const embed = store.matrix('model.embed_tokens.weight', vocabSize, hidden);
-  return new DecoderModel(spec, backend, {
-    embed,
-    layers,
-    finalNorm: store.vector('model.norm.weight', hidden),
-    lmHead: spec.tieEmbeddings ? embed : store.matrix('lm_head.weight', vocabSize, hidden),
+    return { attention, mlp: block };
   });
 }

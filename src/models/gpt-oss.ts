@@ -4,42 +4,19 @@
  * top-k router logits. Experts are bf16/f32 or MXFP4 (kept packed, decoded in the kernels).
  */
 import type { Backend } from '../backend/backend.js';
-import type { GqaAttentionSpec, ModelSpec } from '../config/spec.js';
+import type { ModelSpec } from '../config/spec.js';
 import { FILE_DTYPE_BYTES } from '../tensor/dtype.js';
 import type { Weight } from '../tensor/weight.js';
-import { GqaAttention } from './blocks/attention.js';
 import { GatedMlp, type GatedMlpWeights } from './blocks/mlp.js';
 import { MoeBlock } from './blocks/moe.js';
-import { ropeTable } from './blocks/rope.js';
-import { DecoderModel, type DecoderLayer } from './decoder.js';
+import type { DecoderModel } from './decoder.js';
+import { buildDecoder, loadGqaAttention } from './hf-blocks.js';
 import type { WeightStore } from './weight-store.js';
 
 export function buildGptOss(spec: ModelSpec, store: WeightStore, backend: Backend): DecoderModel {
-  const attnSpec = spec.attention as GqaAttentionSpec;
   const moe = spec.moe!;
-  const { hiddenSize: hidden, vocabSize } = spec;
-  const { numHeads, numKvHeads, headDim } = attnSpec;
-  const rope = ropeTable(spec.rope);
-  const bias = (name: string, len: number) => (attnSpec.qkvBias ? store.vector(name, len) : undefined);
-
-  const layers: DecoderLayer[] = spec.layers.map((kind, i) => {
-    const p = `model.layers.${i}`;
-    const a = `${p}.self_attn`;
-    const attention = new GqaAttention(
-      backend,
-      {
-        q: store.matrix(`${a}.q_proj.weight`, numHeads * headDim, hidden),
-        k: store.matrix(`${a}.k_proj.weight`, numKvHeads * headDim, hidden),
-        v: store.matrix(`${a}.v_proj.weight`, numKvHeads * headDim, hidden),
-        o: store.matrix(`${a}.o_proj.weight`, hidden, numHeads * headDim),
-        qBias: bias(`${a}.q_proj.bias`, numHeads * headDim),
-        kBias: bias(`${a}.k_proj.bias`, numKvHeads * headDim),
-        vBias: bias(`${a}.v_proj.bias`, numKvHeads * headDim),
-        oBias: attnSpec.oBias ? store.vector(`${a}.o_proj.bias`, hidden) : undefined,
-        sinks: attnSpec.sinks ? store.vector(`${a}.sinks`, numHeads, [numHeads]) : undefined,
-      },
-      { spec: attnSpec, rope, normEps: spec.rmsNormEps, window: kind.attention === 'sliding' ? spec.slidingWindow : null },
-    );
+  const hidden = spec.hiddenSize;
+  return buildDecoder(spec, store, backend, (p, kind) => {
     const experts = loadGptOssExperts(store, `${p}.mlp.experts`, moe.numExperts, hidden, moe.expertIntermediate);
     const mlp = new MoeBlock(
       backend,
@@ -52,19 +29,7 @@ export function buildGptOss(spec: ModelSpec, store: WeightStore, backend: Backen
       moe.topK,
       hidden,
     );
-    return {
-      attnNorm: store.vector(`${p}.input_layernorm.weight`, hidden),
-      attention,
-      mlpNorm: store.vector(`${p}.post_attention_layernorm.weight`, hidden),
-      mlp,
-    };
-  });
-  const embed = store.matrix('model.embed_tokens.weight', vocabSize, hidden);
-  return new DecoderModel(spec, backend, {
-    embed,
-    layers,
-    finalNorm: store.vector('model.norm.weight', hidden),
-    lmHead: spec.tieEmbeddings ? embed : store.matrix('lm_head.weight', vocabSize, hidden),
+    return { attention: loadGqaAttention(spec, store, backend, `${p}.self_attn`, kind), mlp };
   });
 }
 
