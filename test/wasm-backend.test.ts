@@ -279,6 +279,9 @@ for (const threads of [1, 2]) {
       b.free(new Float32Array(100));
       const c = b.alloc(100);
       assert.equal(c.every((v) => v === 0), true);
+      // Reuse proves the backend recognises its own buffers (else every op would stage copies).
+      assert.equal(c.byteOffset, a.byteOffset);
+      assert.equal(c.buffer, a.buffer);
     });
   });
 }
