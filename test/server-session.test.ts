@@ -88,7 +88,7 @@ describe('owl serve with the real generation layer (scripted Qwen3 model, real t
     const content = deltas.map((d) => (d.content as string) ?? '').join('');
     assert.equal(reasoning, 'The user asks 2+2. That is 4.');
     assert.equal(content, 'The answer is 4.');
-    const lastReasoning = deltas.findLastIndex((d) => d.reasoning_content);
+    const lastReasoning = deltas.map((d) => Boolean(d.reasoning_content)).lastIndexOf(true);
     const firstContent = deltas.findIndex((d, i) => i > 0 && d.content);
     assert.ok(lastReasoning < firstContent, 'reasoning comes before the answer');
     assert.ok(deltas.filter((d) => d.reasoning_content).length > 3, 'reasoning is streamed, not sent at the end');

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => (await import('./commands/convert.js')).default,
   tokenize: async () => (await import('./commands/tokenize.js')).default,
   template: async () => (await import('./commands/template.js')).default,
+  serve: async () => (await import('./commands/serve.js')).default,
 };
 
 function usage(): string {

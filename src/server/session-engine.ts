@@ -20,6 +20,11 @@ export class SessionEngine implements ChatEngine {
     return this.session.spec.maxPositions;
   }
 
+  /** Release the backend's threads (the server calls this once it has stopped). */
+  async close(): Promise<void> {
+    await (this.session.model.backend as { dispose?: () => Promise<void> }).dispose?.();
+  }
+
   chat(req: ChatRequest, signal: AbortSignal): AsyncIterable<EngineEvent> {
     const messages = toTemplateMessages(req.messages, this.session.spec.family) as FormatMessage[];
     const { enable_thinking, reasoning_effort, ...templateKwargs } = req.templateKwargs;
