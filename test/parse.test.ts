@@ -18,7 +18,10 @@ function run(parser: OutputParser, ids: number[], validText = true): ParsedOutpu
     joined.warnings.push(...(d.warnings ?? []));
     if (validText) for (const s of [d.reasoning, d.content]) assert.ok(!s?.includes('\ufffd'), 'no broken characters in deltas');
   }
-  assert.deepEqual(joined, { reasoning: result.reasoning, content: result.content, toolCalls: result.toolCalls, warnings: result.warnings });
+  // The deltas add up to the result, except that an unterminated model-opened think block streamed
+  // as reasoning is content in the final result.
+  if (!result.warnings.some((w) => w.includes('kept as content in the result')))
+    assert.deepEqual(joined, { reasoning: result.reasoning, content: result.content, toolCalls: result.toolCalls, warnings: result.warnings });
   return { ...result, deltas };
 }
 
@@ -79,8 +82,10 @@ test('Qwen3 malformed output degrades to content with warnings, never throws', (
   assert.match(unterminated.warnings.join(), /unterminated tool call/);
 
   const unclosedThink = run(qwenChat.parser(qwenPrompt()), ids(qwen, '<think>\nstill thinking'));
-  assert.equal(unclosedThink.reasoning, 'still thinking');
-  assert.match(unclosedThink.warnings.join(), /unterminated think block/);
+  assert.equal(unclosedThink.deltas.map((d) => d.reasoning ?? '').join(''), 'still thinking', 'streamed as reasoning');
+  assert.equal(unclosedThink.reasoning, '');
+  assert.equal(unclosedThink.content, 'still thinking', 'degraded to content in the result');
+  assert.match(unclosedThink.warnings.join(), /unterminated think block.*kept as content/);
 
   const stray = run(p(), ids(qwen, 'A</think>B<|im_end|>'));
   assert.equal(stray.content, 'AB');

@@ -31,6 +31,8 @@ export class TaggedParser extends ParserBase {
   private head = '';
   private body = '';
   private sawSep = false;
+  /** Where in the reasoning a think block the model itself opened begins (null: none open, or the template opened it). */
+  private modelThinkStart: number | null = null;
 
   constructor(tokenizer: Tokenizer, syntax: TaggedSyntax, stopIds: ReadonlySet<number>, promptText?: string) {
     const markers: Record<string, string> = {
@@ -60,6 +62,7 @@ export class TaggedParser extends ParserBase {
       case 'content':
         if (name === 'think_open') {
           this.state = 'reasoning';
+          this.modelThinkStart = this.reasoningLength();
           this.reasoningStream.boundary();
         } else if (name === 'tool_open' || name === 'call_begin' || name === 'calls_begin') {
           this.contentStream.boundary();
@@ -69,6 +72,7 @@ export class TaggedParser extends ParserBase {
       case 'reasoning':
         if (name === 'think_close') {
           this.state = 'content';
+          this.modelThinkStart = null;
           this.reasoningStream.boundary();
           this.contentStream.boundary();
         } else if (name === 'think_open') this.warn('ignored <think> inside a think block');
@@ -134,7 +138,12 @@ export class TaggedParser extends ParserBase {
   }
 
   private endOfOutput(why: string): void {
-    if (this.state === 'reasoning') this.warn(`unterminated think block at ${why}`);
+    if (this.state === 'reasoning' && this.modelThinkStart !== null) {
+      // A <think> the model opened and never closed is not trusted as reasoning: the final result
+      // holds it as content (streamed deltas already went out as reasoning and are not taken back).
+      this.warn(`unterminated think block at ${why}; kept as content in the result`);
+      this.demoteReasoning(this.modelThinkStart);
+    } else if (this.state === 'reasoning') this.warn(`unterminated think block at ${why}`);
     else if (this.state === 'tool') {
       this.warn(`unterminated tool call at ${why}; kept as content`);
       this.content(QWEN_TOOLS.tool_open + this.head);

@@ -181,6 +181,17 @@ export abstract class ParserBase implements OutputParser {
     }
   }
 
+  protected reasoningLength(): number {
+    return this.out.reasoning.length;
+  }
+
+  /** Move the result's reasoning from index `from` on to the end of its content. */
+  protected demoteReasoning(from: number): void {
+    const moved = this.out.reasoning.slice(from);
+    this.out.reasoning = this.out.reasoning.slice(0, from);
+    this.out.content += (this.out.content && moved ? '\n' : '') + moved;
+  }
+
   protected toolCall(name: string, args: string): void {
     const call: ToolCall = { index: this.out.toolCalls.length, name, arguments: args };
     this.out.toolCalls.push(call);
