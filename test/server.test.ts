@@ -143,6 +143,20 @@ describe('owl serve: OpenAI wire format (fake engine, openai client)', () => {
     assert.equal(req.tools?.[0]?.function.name, 'get_weather');
     await r.client.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'none' });
     assert.equal(engine.lastChat!.tools, undefined, "tool_choice 'none' hides the tools");
+    // What Python's message.model_dump() sends back: every optional field present, as null.
+    const dumped = {
+      role: 'assistant',
+      content: 'Sunny.',
+      refusal: null,
+      audio: null,
+      function_call: null,
+      tool_calls: null,
+      annotations: null,
+      reasoning_content: 'The tool said so.',
+    };
+    const res = await post(r.base, '/v1/chat/completions', JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi', name: null }, dumped, { role: 'user', content: 'ok' }], stop: null, temperature: null, tools: null, tool_choice: null, stream_options: null }));
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(engine.lastChat!.messages[1], { role: 'assistant', content: 'Sunny.', reasoning_content: 'The tool said so.' });
   });
 });
 
@@ -173,6 +187,10 @@ describe('owl serve: bad requests get OpenAI-shaped errors and never hurt the se
     await bad('[]', 400, null, /must be a JSON object, but got an array/);
     await bad('"hi"', 400, null, /must be a JSON object, but got a string/);
     await bad('{"__proto__": {"x": 1}, "model": "fake-model"}', 400, null, /JSON/);
+    const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+    await bad(`{"model": "fake-model", "messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": ${deep(5000)}}`, 400, null, /nested more than 64 levels/);
+    await bad(chatBody('x', { seed: 2 ** 60 }), 400, 'seed', /2\^53/);
+    await bad(chatBody('x', { stop: 'x'.repeat(300) }), 400, 'stop', /256 characters/);
     await assertHealthy(r);
   });
 
@@ -222,6 +240,11 @@ describe('owl serve: bad requests get OpenAI-shaped errors and never hurt the se
     assert.equal(route.json.error!.type, 'invalid_request_error');
     const get = await fetch(`${r.base}/v1/chat/completions`, { headers: H });
     assert.equal(get.status, 404);
+    for (const path of ['/v1/models/Qwen/Qwen3-0.6B', '/v1/models/%E0%A4%A', '/v1/models/']) {
+      const m = await fetch(r.base + path, { headers: H });
+      assert.ok(m.status === 404 || m.status === 400, `${path}: ${m.status}`);
+      assert.equal(((await m.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+    }
     await assertHealthy(r);
   });
 

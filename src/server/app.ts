@@ -68,6 +68,10 @@ export class OwlServer {
       requestTimeout: 60_000,
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allowUnionTypes: true, verbose: true } },
       return503OnClosing: true,
+      // Malformed URLs are refused before routing; answer them in the same error shape.
+      frameworkErrors: (err, _req, reply: FastifyReply) => {
+        reply.code(400).send(errorBody(`Invalid request URL: ${err.message}`, 'invalid_request_error', null, 'invalid_url'));
+      },
     });
     this.routes();
   }
@@ -76,7 +80,15 @@ export class OwlServer {
     const app = this.app;
     // curl -d sends form-encoded by default: read every body as JSON, whatever its Content-Type says.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
+      parseJson(req, body as string, (err, value) => {
+        // Templates walk tool schemas and kwargs recursively: absurd nesting would overflow the stack there.
+        if (!err && nestingDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+          err = new HttpError(400, `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`, 'invalid_request_error', null, 'invalid_json');
+        done(err as Error | null, err ? undefined : value);
+      }),
+    );
 
     app.setErrorHandler((err, req, reply) => this.sendError(req, reply, err));
     app.setNotFoundHandler((req, reply) => {
@@ -94,8 +106,9 @@ export class OwlServer {
       max_queue: this.scheduler.maxQueue,
     }));
     app.get('/v1/models', async () => ({ object: 'list', data: [this.modelCard()] }));
-    app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
-      this.checkModel(req.params.model, null);
+    // Model ids may hold slashes (Qwen/Qwen3-0.6B), so match the rest of the path.
+    app.get<{ Params: { '*': string } }>('/v1/models/*', async (req) => {
+      this.checkModel(req.params['*'], null);
       return this.modelCard();
     });
     app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { body: chatCompletionSchema } }, (req, reply) => this.generate(req, reply, 'chat'));
@@ -180,7 +193,11 @@ export class OwlServer {
     } catch (e) {
       const reason = ac.signal.reason;
       if (reason instanceof StopReason) {
-        if (reason.kind === 'client_gone') return;
+        if (reason.kind === 'client_gone') {
+          // Nobody to answer: tell fastify the response is ours so it does not try to send one.
+          if (!reply.sent) reply.hijack();
+          return;
+        }
         if (!reply.raw.headersSent) throw reason.toHttp();
         endStreamWithError(reply, reason.toHttp());
         return;
@@ -281,6 +298,22 @@ export async function createServer(engine: ChatEngine, opts: ServerOptions = {})
   const server = new OwlServer(engine, opts);
   await server.app.ready();
   return server;
+}
+
+const MAX_JSON_DEPTH = 64;
+
+/** Depth of nested arrays/objects, counted without recursion and only up to `limit` + 1. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > deepest) deepest = d + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+  }
+  return deepest;
 }
 
 function sha256(s: string): Buffer {

@@ -63,6 +63,7 @@ export function newToolCallId(): string {
 
 function common(body: SamplingBody): StreamOptions & { stop: string[]; sampling: SamplingRequest } {
   if ((body.n ?? 1) !== 1) throw badRequest(`Invalid value for 'n': this server generates one choice per request (n=1), got ${body.n}.`, 'n', 'unsupported_value');
+  if (body.seed != null && !Number.isSafeInteger(body.seed)) throw badRequest(`Invalid value for 'seed': must be an integer of at most 2^53, got ${body.seed}.`, 'seed', 'invalid_value');
   const stream = body.stream === true;
   if (body.stream_options != null && !stream) throw badRequest(`'stream_options' is only allowed when 'stream' is true.`, 'stream_options');
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;

@@ -21,7 +21,8 @@ const samplingProperties = {
   repetition_penalty: { ...nullable('number'), exclusiveMinimum: 0 },
   seed: nullable('integer'),
   n: { ...nullable('integer'), minimum: 1 },
-  stop: { type: ['string', 'array', 'null'], items: { type: 'string' }, maxItems: 16 },
+  // Stop strings are matched against every token's text: keep them short enough that this stays cheap.
+  stop: { type: ['string', 'array', 'null'], maxLength: 256, items: { type: 'string', maxLength: 256 }, maxItems: 16 },
   user: nullable('string'),
 } as const;
 

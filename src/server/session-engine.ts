@@ -22,7 +22,7 @@ export class SessionEngine implements ChatEngine {
 
   /** Release the backend's threads (the server calls this once it has stopped). */
   async close(): Promise<void> {
-    await (this.session.model.backend as { dispose?: () => Promise<void> }).dispose?.();
+    await (this.session.model.backend as { dispose?: () => Promise<void> } | null)?.dispose?.();
   }
 
   chat(req: ChatRequest, signal: AbortSignal): AsyncIterable<EngineEvent> {
