@@ -90,6 +90,33 @@ describe('owl serve: tiny random Qwen3 with the real tokenizer (in-process)', ()
     );
   });
 
+  test('16 concurrent streaming clients on the real session: all complete, each with its own answer', async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => `Client ${i}: say something about the number ${i * 7}.`);
+    // Seeded plain sampling: a random model then says different things to each client, and each
+    // must get back exactly what it gets when asking alone.
+    const params = (i: number) => ({ model: 'tiny-qwen3', messages: [{ role: 'user' as const, content: prompts[i]! }], max_tokens: 6, temperature: 1, top_p: 1, seed: 1000 + i, top_k: -1 });
+    const alone: string[] = [];
+    for (const i of [0, 5, 15]) alone[i] = (await r.client.chat.completions.create(params(i))).choices[0]!.message.content!;
+    const t0 = performance.now();
+    const results = await Promise.all(
+      prompts.map(async (_, i) => {
+        const s = await r.client.chat.completions.create({ ...params(i), stream: true, stream_options: { include_usage: true } });
+        let text = '';
+        let usage: OpenAI.CompletionUsage | null | undefined = null;
+        for await (const c of s) {
+          text += c.choices[0]?.delta.content ?? '';
+          usage = c.usage ?? usage;
+        }
+        return { text, usage };
+      }),
+    );
+    const ms = performance.now() - t0;
+    for (const res of results) assert.equal(res.usage!.completion_tokens, 6);
+    assert.ok(new Set(results.map((x) => x.text)).size >= 8, 'the clients got different answers');
+    alone.forEach((text, i) => assert.equal(results[i]!.text, text, `client ${i}: same answer as alone`));
+    console.log(`# tiny qwen3: 16 concurrent streams x 6 tokens in ${ms.toFixed(0)} ms (${(ms / 16).toFixed(0)} ms per request, queued FIFO)`);
+  });
+
   test('thinking off and completions', async () => {
     // @ts-expect-error vLLM extension
     const c = await r.client.chat.completions.create({ model: 'tiny-qwen3', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, chat_template_kwargs: { enable_thinking: false } });
