@@ -154,7 +154,8 @@ export function tokenizerToGguf(json: Json, config: Json, vocabSize: number, cha
     const looksSpecial = /^<\|.*\|>$/.test(a.content) || /^<｜.*｜>$/.test(a.content);
     byId.set(a.id, { text: a.content, type: a.special || looksSpecial ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED });
   }
-  const maxId = Math.max(...byId.keys());
+  let maxId = -1;
+  for (const id of byId.keys()) maxId = Math.max(maxId, id);
   if (maxId >= vocabSize) fail(`token id ${maxId} does not fit the model's vocab_size ${vocabSize}`);
   const tokens: string[] = [];
   const types: number[] = [];

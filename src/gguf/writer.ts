@@ -53,17 +53,20 @@ class Out {
     this.len += n;
     return at;
   }
-  u8(v: number) { this.view.setUint8(this.room(1), v); }
-  i8(v: number) { this.view.setInt8(this.room(1), v); }
-  u16(v: number) { this.view.setUint16(this.room(2), v, true); }
-  i16(v: number) { this.view.setInt16(this.room(2), v, true); }
-  u32(v: number) { this.view.setUint32(this.room(4), v, true); }
-  i32(v: number) { this.view.setInt32(this.room(4), v, true); }
-  f32(v: number) { this.view.setFloat32(this.room(4), v, true); }
-  f64(v: number) { this.view.setFloat64(this.room(8), v, true); }
-  u64(v: number | bigint) { this.view.setBigUint64(this.room(8), BigInt(v), true); }
-  i64(v: number | bigint) { this.view.setBigInt64(this.room(8), BigInt(v), true); }
-  bytes(b: Uint8Array) { this.buf.set(b, this.room(b.length)); }
+  u8(v: number) { const at = this.room(1); this.view.setUint8(at, v); }
+  i8(v: number) { const at = this.room(1); this.view.setInt8(at, v); }
+  u16(v: number) { const at = this.room(2); this.view.setUint16(at, v, true); }
+  i16(v: number) { const at = this.room(2); this.view.setInt16(at, v, true); }
+  u32(v: number) { const at = this.room(4); this.view.setUint32(at, v, true); }
+  i32(v: number) { const at = this.room(4); this.view.setInt32(at, v, true); }
+  f32(v: number) { const at = this.room(4); this.view.setFloat32(at, v, true); }
+  f64(v: number) { const at = this.room(8); this.view.setFloat64(at, v, true); }
+  u64(v: number | bigint) { const at = this.room(8); this.view.setBigUint64(at, BigInt(v), true); }
+  i64(v: number | bigint) { const at = this.room(8); this.view.setBigInt64(at, BigInt(v), true); }
+  bytes(b: Uint8Array) {
+    const at = this.room(b.length); // room() may replace buf: index it afterwards
+    this.buf.set(b, at);
+  }
   string(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(b.length);

@@ -1,11 +1,16 @@
 /** Node adapter: GGUF files on disk, read with positioned reads (never whole) and written tensor by tensor. */
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { ModelSpec } from '../config/spec.js';
 import type { GgmlTypeInfo } from '../gguf/constants.js';
+import { planGguf, type OutType } from '../gguf/convert.js';
+import { archOf } from '../gguf/metadata.js';
 import { GgufTensorSource, ggufSpec } from '../gguf/model.js';
 import { GgufError, parseGguf, type GgufHeader, type GgufKv, type RandomAccess } from '../gguf/reader.js';
+import { syntheticTokenizer, tokenizerToGguf } from '../gguf/tokenizer.js';
 import { encodeGgufHeader, tensorByteLength } from '../gguf/writer.js';
+import { readConfigFile } from './config-file.js';
+import { TensorFiles } from './tensor-files.js';
 
 const CHUNK = 64 << 20;
 
@@ -101,5 +106,46 @@ export function writeGgufFile(path: string, kvs: GgufKv[], tensors: LazyGgufTens
     try { closeSync(fd); } catch { /* already closed */ }
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+export interface ConvertOptions {
+  type: OutType;
+  /** Folder with tokenizer.json (+ tokenizer_config.json, chat_template.jinja); default: the model folder. */
+  tokenizerDir?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new GgufError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Tokenizer keys from a folder's tokenizer files, or a synthetic vocabulary when it has none. */
+function tokenizerKvs(dir: string, spec: ModelSpec): { kvs: GgufKv[]; synthetic: boolean } {
+  if (existsSync(join(dir, 'tokenizer.json'))) {
+    const config = existsSync(join(dir, 'tokenizer_config.json')) ? readJson(join(dir, 'tokenizer_config.json')) : {};
+    const jinja = join(dir, 'chat_template.jinja');
+    const template = existsSync(jinja) ? readFileSync(jinja, 'utf8') : undefined;
+    return { kvs: tokenizerToGguf(readJson(join(dir, 'tokenizer.json')), config, spec.vocabSize, template, dir), synthetic: false };
+  }
+  const s = syntheticTokenizer(spec.vocabSize, archOf(spec), { bos: spec.bosTokenId, eos: spec.eosTokenIds[0] ?? null });
+  return { kvs: tokenizerToGguf(s.tokenizerJson, s.tokenizerConfig, spec.vocabSize, undefined, `${dir} (synthetic vocabulary)`), synthetic: true };
+}
+
+/** Convert a Hugging Face model folder to a GGUF file (what `owl convert` does). */
+export function convertToGguf(dir: string, out: string, opts: ConvertOptions) {
+  const spec = readConfigFile(dir);
+  const tok = tokenizerKvs(opts.tokenizerDir ?? dir, spec);
+  const files = TensorFiles.open(dir);
+  try {
+    const plan = planGguf(spec, files, opts.type, tok.kvs, dir);
+    writeGgufFile(out, plan.kvs, plan.tensors, opts.onProgress);
+    return { spec, arch: archOf(spec), tensors: plan.tensors.length, unused: plan.unused, syntheticVocab: tok.synthetic };
+  } finally {
+    files.close();
   }
 }
