@@ -260,7 +260,9 @@ describe('owl serve: bad requests get OpenAI-shaped errors and never hurt the se
     assert.equal(models.status, 401);
     const c = new OpenAI({ baseURL: `${r.base}/v1`, apiKey: 'wrong', maxRetries: 0 });
     await assert.rejects(c.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError);
-    assert.equal((await fetch(`${r.base}/health`)).status, 200);
+    assert.equal((await fetch(`${r.base}/health?x=1`)).status, 200);
+    for (const path of ['/v1//models', '/V1/models', '/v1/models/', '/v1/../v1/models', '/nothing'])
+      assert.equal((await fetch(r.base + path)).status, 401, path);
     await assertHealthy(r);
   });
 

@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { OwlError } from '../errors.js';
 import { EngineRequestError, type ChatEngine, type EngineEvent, type Summary } from './engine.js';
 import { HttpError, errorBody } from './http-error.js';
-import { parseChatBody, parseCompletionBody, type ChatBody, type CompletionBody } from './requests.js';
+import { parseChatBody, parseCompletionBody, type ChatBody, type CompletionBody, type StreamOptions } from './requests.js';
 import { QueueFullError, Scheduler } from './scheduler.js';
 import { chatCompletionSchema, completionSchema } from './schemas.js';
 import { validationError, type AjvError } from './validation.js';
@@ -94,8 +94,9 @@ export class OwlServer {
     app.setNotFoundHandler((req, reply) => {
       reply.code(404).send(errorBody(`Unknown request URL: ${req.method} ${req.url.split('?')[0]}.`, 'invalid_request_error', null, 'unknown_url'));
     });
+    // Everything but /health needs the key, so no odd spelling of a path can slip past the check.
     app.addHook('onRequest', async (req) => {
-      if (this.keyHash && req.url.startsWith('/v1/')) this.checkKey(req.headers.authorization);
+      if (this.keyHash && req.routeOptions.url !== '/health') this.checkKey(req.headers.authorization);
     });
 
     app.get('/health', async () => ({
@@ -139,7 +140,15 @@ export class OwlServer {
 
   private async generate(req: FastifyRequest<{ Body: ChatBody | CompletionBody }>, reply: FastifyReply, kind: Kind): Promise<void> {
     this.checkModel(req.body.model, 'model');
-    const parsed = kind === 'chat' ? parseChatBody(req.body as ChatBody) : parseCompletionBody(req.body as CompletionBody);
+    let parsed: StreamOptions;
+    let run: (signal: AbortSignal) => AsyncIterable<EngineEvent>;
+    if (kind === 'chat') {
+      const p = parseChatBody(req.body as ChatBody);
+      [parsed, run] = [p, (signal) => this.engine.chat(p.request, signal)];
+    } else {
+      const p = parseCompletionBody(req.body as CompletionBody);
+      [parsed, run] = [p, (signal) => this.engine.complete(p.request, signal)];
+    }
     const ac = new AbortController();
     const started = performance.now();
     // A response that closes before it finished means the client left: stop its generation now.
@@ -167,8 +176,7 @@ export class OwlServer {
         throw e;
       }
       const queuedMs = performance.now() - started;
-      const source = kind === 'chat' ? this.engine.chat((parsed.request as never), ac.signal) : this.engine.complete(parsed.request as never, ac.signal);
-      events = source[Symbol.asyncIterator]();
+      events = run(ac.signal)[Symbol.asyncIterator]();
       // Nothing is sent until the engine's first event, so a prompt it refuses still gets a plain 400.
       const first = await events.next();
       const out = kind === 'chat' ? new ChatReply(this.engine.modelId, parsed.includeUsage) : new CompletionReply(this.engine.modelId, parsed.includeUsage);
@@ -194,6 +202,7 @@ export class OwlServer {
       const reason = ac.signal.reason;
       if (reason instanceof StopReason) {
         if (reason.kind === 'client_gone') {
+          req.log.info({ kind, totalMs: Math.round(performance.now() - started) }, 'client disconnected: generation cancelled');
           // Nobody to answer: tell fastify the response is ours so it does not try to send one.
           if (!reply.sent) reply.hijack();
           return;
@@ -233,6 +242,8 @@ export class OwlServer {
   private async stream(reply: FastifyReply, out: ChatReply | CompletionReply, first: IteratorResult<EngineEvent>, events: AsyncIterator<EngineEvent>, signal: AbortSignal): Promise<Summary | null> {
     reply.hijack();
     const res = reply.raw;
+    // A write racing a client that just left may fail; the 'close' handler already cancels the generation.
+    res.on('error', () => {});
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const send = async (obj: object | string) => {
       if (!res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`)) await drained(res, signal);
