@@ -497,7 +497,7 @@ describe('tokenizer in GGUF metadata', () => {
     assert.equal(Object.keys(vocab).length, 1024);
     const tok = new HfTokenizer(t.tokenizerJson, t.tokenizerConfig);
     const ids = tok.encode('the cat sat', { add_special_tokens: false }).ids;
-    assert.ok(ids.every((i) => i < 1024), 'ids inside the vocabulary');
+    assert.ok(ids.every((i: number) => i < 1024), 'ids inside the vocabulary');
     assert.equal(tok.decode(ids), 'the cat sat');
   });
 });
