@@ -14,6 +14,7 @@ import { GGML_TYPE_BY_NAME, GgufType, ggmlType } from '../src/gguf/constants.js'
 import { decodeToF32, ggmlToHfMxfp4, hfToGgmlMxfp4, quantizeQ8_0 } from '../src/gguf/quants.js';
 import { GgufError, bytesAccess, metaValue, parseGguf, shortestF32, type GgufKv } from '../src/gguf/reader.js';
 import { tokenizerFromGguf, tokenizerToGguf } from '../src/gguf/tokenizer.js';
+import { loadTokenizer } from '../src/tokenizer/index.js';
 import { encodeGgufHeader, kv, type TensorToEncode } from '../src/gguf/writer.js';
 import { loadModelDir } from '../src/node/model-dir.js';
 import { GgufFile, convertToGguf, writeGgufFile } from '../src/node/gguf-file.js';
@@ -473,7 +474,11 @@ describe('tokenizer in GGUF metadata', () => {
       const back = tokenizerFromGguf(h);
       const tok = new HfTokenizer(back.tokenizerJson, back.tokenizerConfig);
       const cases = JSON.parse(readFileSync(join(FIXTURES, 'tokenizers', `encode.${family}.json`), 'utf8')).cases as Array<{ text: string; ids: number[] }>;
-      for (const c of cases) assert.deepEqual(tok.encode(c.text, { add_special_tokens: false }).ids, c.ids, JSON.stringify(c.text));
+      const owlTok = loadTokenizer({ ...back, source: 'vocab.gguf' });
+      for (const c of cases) {
+        assert.deepEqual(tok.encode(c.text, { add_special_tokens: false }).ids, c.ids, JSON.stringify(c.text));
+        assert.deepEqual(owlTok.encode(c.text), c.ids, `Owl's tokenizer: ${JSON.stringify(c.text)}`);
+      }
       if (typeof config.chat_template === 'string') assert.equal(back.chatTemplate, config.chat_template);
       assert.equal(back.tokenizerConfig.eos_token, typeof config.eos_token === 'string' ? config.eos_token : config.eos_token?.content);
     });

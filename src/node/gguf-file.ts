@@ -7,7 +7,7 @@ import { planGguf, type OutType } from '../gguf/convert.js';
 import { archOf } from '../gguf/metadata.js';
 import { GgufTensorSource, ggufSpec } from '../gguf/model.js';
 import { GgufError, parseGguf, type GgufHeader, type GgufKv, type RandomAccess } from '../gguf/reader.js';
-import { syntheticTokenizer, tokenizerToGguf } from '../gguf/tokenizer.js';
+import { syntheticTokenizer, tokenizerFromGguf, tokenizerToGguf } from '../gguf/tokenizer.js';
 import { encodeGgufHeader, tensorByteLength } from '../gguf/writer.js';
 import { readConfigFile } from './config-file.js';
 import { TensorFiles } from './tensor-files.js';
@@ -56,6 +56,11 @@ export class GgufFile {
       closeSync(fd);
       throw e;
     }
+  }
+
+  /** tokenizer.json / tokenizer_config.json equivalents from the metadata (src/tokenizer's loadTokenizer takes them). */
+  tokenizerFiles() {
+    return { ...tokenizerFromGguf(this.header), source: this.path };
   }
 
   close(): void {
