@@ -1,5 +1,9 @@
 // Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
 // Weights are decoded in registers; several rows per pass share every activation load.
+// STREAMS: the f32/bf16 kernels take rows r0 + i + k·span (k = 0..7) in pass i, so each of the eight
+// row pointers walks on through memory from pass to pass: eight long sequential streams that the
+// hardware prefetchers follow, where eight adjacent short rows restart them every pass (measured:
+// 7.2 vs 4.3 G weights/s on 2 threads for 1024-column bf16 rows streamed from DRAM).
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
 import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kLowHalf, kNibble, lookup16, madd } from './decode';
 
@@ -7,10 +11,13 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
   const rowBytes = <usize>cols << 2;
   const c4 = <usize>(cols & ~3) << 2;
   const end = <usize>cols << 2;
-  let r = r0;
-  for (; r + 8 <= r1; r += 8) {
+  const span = (r1 - r0) >> 3;
+  const gap = <usize>span * rowBytes;
+  const og = <usize>span << 2;
+  for (let i = 0; i < span; i++) {
+    const r = r0 + i;
     const p0 = w + <usize>r * rowBytes;
-    const p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes, p5 = p4 + rowBytes, p6 = p5 + rowBytes, p7 = p6 + rowBytes;
+    const p1 = p0 + gap, p2 = p1 + gap, p3 = p2 + gap, p4 = p3 + gap, p5 = p4 + gap, p6 = p5 + gap, p7 = p6 + gap;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     for (let c: usize = 0; c < c4; c += 16) {
@@ -26,15 +33,15 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
     }
     const o = out + (<usize>r << 2);
     store<f32>(o, hsum(a0) + tailF32(p0, x, c4, end));
-    store<f32>(o, hsum(a1) + tailF32(p1, x, c4, end), 4);
-    store<f32>(o, hsum(a2) + tailF32(p2, x, c4, end), 8);
-    store<f32>(o, hsum(a3) + tailF32(p3, x, c4, end), 12);
-    store<f32>(o, hsum(a4) + tailF32(p4, x, c4, end), 16);
-    store<f32>(o, hsum(a5) + tailF32(p5, x, c4, end), 20);
-    store<f32>(o, hsum(a6) + tailF32(p6, x, c4, end), 24);
-    store<f32>(o, hsum(a7) + tailF32(p7, x, c4, end), 28);
+    store<f32>(o + og, hsum(a1) + tailF32(p1, x, c4, end));
+    store<f32>(o + 2 * og, hsum(a2) + tailF32(p2, x, c4, end));
+    store<f32>(o + 3 * og, hsum(a3) + tailF32(p3, x, c4, end));
+    store<f32>(o + 4 * og, hsum(a4) + tailF32(p4, x, c4, end));
+    store<f32>(o + 5 * og, hsum(a5) + tailF32(p5, x, c4, end));
+    store<f32>(o + 6 * og, hsum(a6) + tailF32(p6, x, c4, end));
+    store<f32>(o + 7 * og, hsum(a7) + tailF32(p7, x, c4, end));
   }
-  for (; r < r1; r++) {
+  for (let r = r0 + 8 * span; r < r1; r++) {
     const p = w + <usize>r * rowBytes;
     let a = f32x4.splat(0);
     for (let c: usize = 0; c < c4; c += 16) a = madd(v128.load(p + c), v128.load(x + c), a);
@@ -56,15 +63,19 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
 
 /**
  * bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp:
- * permutePairs). Eight rows per pass, one accumulator each, keep every value in a register.
+ * permutePairs). Eight rows per pass, one accumulator each, keep every value in a register; the
+ * rows are a span apart (see STREAMS).
  */
 export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 1;
   const c8 = <usize>(cols & ~7);
-  let r = r0;
-  for (; r + 8 <= r1; r += 8) {
+  const span = (r1 - r0) >> 3;
+  const gap = <usize>span * rowBytes;
+  const og = <usize>span << 2;
+  for (let i = 0; i < span; i++) {
+    const r = r0 + i;
     const p0 = w + <usize>r * rowBytes;
-    const p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes, p5 = p4 + rowBytes, p6 = p5 + rowBytes, p7 = p6 + rowBytes;
+    const p1 = p0 + gap, p2 = p1 + gap, p3 = p2 + gap, p4 = p3 + gap, p5 = p4 + gap, p6 = p5 + gap, p7 = p6 + gap;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     for (let c: usize = 0; c < c8; c += 8) {
@@ -82,15 +93,15 @@ export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usi
     }
     const o = out + (<usize>r << 2);
     store<f32>(o, hsum(a0) + tailBf16(p0, xp, c8, cols));
-    store<f32>(o, hsum(a1) + tailBf16(p1, xp, c8, cols), 4);
-    store<f32>(o, hsum(a2) + tailBf16(p2, xp, c8, cols), 8);
-    store<f32>(o, hsum(a3) + tailBf16(p3, xp, c8, cols), 12);
-    store<f32>(o, hsum(a4) + tailBf16(p4, xp, c8, cols), 16);
-    store<f32>(o, hsum(a5) + tailBf16(p5, xp, c8, cols), 20);
-    store<f32>(o, hsum(a6) + tailBf16(p6, xp, c8, cols), 24);
-    store<f32>(o, hsum(a7) + tailBf16(p7, xp, c8, cols), 28);
+    store<f32>(o + og, hsum(a1) + tailBf16(p1, xp, c8, cols));
+    store<f32>(o + 2 * og, hsum(a2) + tailBf16(p2, xp, c8, cols));
+    store<f32>(o + 3 * og, hsum(a3) + tailBf16(p3, xp, c8, cols));
+    store<f32>(o + 4 * og, hsum(a4) + tailBf16(p4, xp, c8, cols));
+    store<f32>(o + 5 * og, hsum(a5) + tailBf16(p5, xp, c8, cols));
+    store<f32>(o + 6 * og, hsum(a6) + tailBf16(p6, xp, c8, cols));
+    store<f32>(o + 7 * og, hsum(a7) + tailBf16(p7, xp, c8, cols));
   }
-  for (; r < r1; r++) {
+  for (let r = r0 + 8 * span; r < r1; r++) {
     const p = w + <usize>r * rowBytes;
     let a = f32x4.splat(0);
     for (let c: usize = 0; c < c8; c += 8) a = bf16Dot8(v128.load(p + (c << 1)), v128.load(xp + (c << 2)), v128.load(xp + (c << 2), 16), a);
