@@ -97,7 +97,8 @@ for (const threads of [1, 2]) {
   describe(`wasm backend, ${threads} thread(s)`, () => {
     let b: WasmBackend;
     before(async () => {
-      b = await WasmBackend.create({ threads });
+      // Every op split across the threads, however small (the default keeps small ops on one thread).
+      b = await WasmBackend.create({ threads, minParallelWork: 1 });
     });
     after(async () => {
       await b.dispose();
@@ -289,7 +290,7 @@ for (const threads of [1, 2]) {
 describe('wasm backend arenas', () => {
   for (const threads of [1, 2]) {
     it(`spreads weights over several memories and stages activations across them (${threads} thread(s))`, async () => {
-      const b = await WasmBackend.create({ threads, arenaWeightBytes: 256 * 1024 });
+      const b = await WasmBackend.create({ threads, arenaWeightBytes: 256 * 1024, minParallelWork: 1 });
       try {
         const r = rng(70 + threads);
         const weights = FORMATS.flatMap((f) => [randomWeight(r, f, 67, 1024, b, [16, 32]), randomWeight(r, f, 33, 512, b, [16, 32])]);

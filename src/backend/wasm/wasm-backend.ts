@@ -26,6 +26,8 @@ export interface WasmBackendOptions {
    * spin saves the wake-up latency between back-to-back ops; never spin when other processes compete.
    */
   spin?: number;
+  /** Ops with less work (multiply-adds or elements) run on the calling thread alone (default 262144; tests use 1). */
+  minParallelWork?: number;
   /** Where kernels and workers come from (default: this runtime's, Node or browser). */
   platform?: WasmPlatform;
 }
@@ -48,8 +50,8 @@ const MATMUL: Record<KernelFormat, number> = {
 };
 /** Format codes of assembly/dequant.ts. */
 const FORMAT_CODE: Record<KernelFormat, number> = { f32: 0, f16: 1, bf16: 2, fp8_e4m3: 3, mxfp4: 4 };
-/** Below this much work (multiply-adds or elements) an op runs on the calling thread alone: waking the workers costs more. */
-const PARALLEL_MIN = 32768;
+/** Default minParallelWork: about 30 µs of work, against a ~20 µs round trip to wake the workers. */
+const PARALLEL_MIN = 1 << 18;
 const DEFAULT_ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
 
 function hasKernels(f: WeightFormat): f is KernelFormat {
@@ -78,6 +80,7 @@ export class WasmBackend implements Backend {
     private readonly arenaWeightBytes: number,
     /** Whether the relaxed-SIMD kernels run (fused multiply-add; results may differ in the last bits by machine). */
     readonly relaxedSimd: boolean,
+    private readonly minParallelWork: number,
   ) {}
 
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -88,8 +91,10 @@ export class WasmBackend implements Backend {
     if (!(cap > 0)) throw new OwlError(`wasm backend: arenaWeightBytes must be positive, got ${cap}`);
     const spin = opts.spin ?? 0;
     if (!Number.isInteger(spin) || spin < 0) throw new OwlError(`wasm backend: spin must be a non-negative integer, got ${spin}`);
+    const minWork = opts.minParallelWork ?? PARALLEL_MIN;
+    if (!(minWork >= 0)) throw new OwlError(`wasm backend: minParallelWork must be >= 0, got ${minWork}`);
     const { module, relaxed } = await platform.loadKernels();
-    const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES), relaxed);
+    const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES), relaxed, minWork);
     b.newArena();
     b.pool = await ThreadPool.start(platform, threads, spin, module, [b.arenas[0]!.memory]);
     return b;
@@ -113,7 +118,7 @@ export class WasmBackend implements Backend {
     const bytes = length * 4;
     let ptr = this.freeLists.get(bytes)?.pop();
     if (ptr === undefined) ptr = a.reserve(bytes);
-    else a.bytes.fill(0, ptr, ptr + bytes);
+    else (a.exports.zero_bytes as Fn)(ptr, bytes);
     this.live.set(ptr, bytes);
     return new Float32Array(a.bytes.buffer, ptr, length);
   }
@@ -164,7 +169,7 @@ export class WasmBackend implements Backend {
     const op = this.output(a, out, n * rows, false);
     const [br, bc] = w.block ?? [1, 1];
     const args = this.pool.args;
-    const parallel = n * rows * cols >= PARALLEL_MIN;
+    const parallel = n * rows * cols >= this.minParallelWork;
     if (n === 1) {
       const xin = this.permuted(a, format, xp, cols, bc);
       args.set([op, xin, p.data, cols, p.scales, br, bc]);
@@ -194,7 +199,7 @@ export class WasmBackend implements Backend {
     const ip = this.input(a, ids, n);
     const [br, bc] = table.block ?? [1, 1];
     this.pool.args.set([op, ip, p.data, FORMAT_CODE[format], table.cols, p.scales, br, bc]);
-    this.run(a, OP.embed_rows, n, 1, n * table.cols >= PARALLEL_MIN);
+    this.run(a, OP.embed_rows, n, 1, n * table.cols >= this.minParallelWork);
     this.flush();
   }
 
@@ -207,7 +212,7 @@ export class WasmBackend implements Backend {
     const a = this.begin();
     const xp = this.input(a, x, len);
     this.pool.args.set([this.output(a, out, len, false), xp, this.input(a, gamma, dim), dim, eps]);
-    this.run(a, OP.rms_norm, n, 1, len >= PARALLEL_MIN);
+    this.run(a, OP.rms_norm, n, 1, len >= this.minParallelWork);
     this.flush();
   }
 
@@ -222,7 +227,7 @@ export class WasmBackend implements Backend {
     const pp = this.input(a, positions, n);
     const fp = this.input(a, table.invFreq, table.dim / 2);
     this.pool.args.set([xp, heads, stride, offset, pp, fp, table.dim, table.layout === 'interleaved' ? 1 : 0, table.scale]);
-    this.run(a, OP.rope, n, 1, n * heads * table.dim >= PARALLEL_MIN);
+    this.run(a, OP.rope, n, 1, n * heads * table.dim >= this.minParallelWork);
     this.flush();
   }
 
@@ -248,7 +253,7 @@ export class WasmBackend implements Backend {
       nk, numHeads, numHeads / numKvHeads, dk, dv, kStride, vStride, scale,
       this.input(a, qPos, nq), this.input(a, kPos, nk), window ?? -1, sinks ? this.input(a, sinks, numHeads) : 0, sc.base, sc.stride,
     ]);
-    this.run(a, OP.attention, nq * numHeads, 1, nq * numHeads * nk * (dk + dv) >= PARALLEL_MIN);
+    this.run(a, OP.attention, nq * numHeads, 1, nq * numHeads * nk * (dk + dv) >= this.minParallelWork);
     this.flush();
   }
 
@@ -266,7 +271,7 @@ export class WasmBackend implements Backend {
     if (n * dim === 0) return;
     const a = this.begin();
     this.pool.args.set([this.output(a, x, n * dim, true), this.input(a, bias, dim), dim]);
-    this.run(a, OP.add_bias, n, 1, n * dim >= PARALLEL_MIN);
+    this.run(a, OP.add_bias, n, 1, n * dim >= this.minParallelWork);
     this.flush();
   }
 
@@ -279,7 +284,7 @@ export class WasmBackend implements Backend {
     if (n * dim === 0) return;
     const a = this.begin();
     this.pool.args.set([this.output(a, x, n * dim, true), dim]);
-    this.run(a, OP.softmax, n, 1, n * dim >= PARALLEL_MIN);
+    this.run(a, OP.softmax, n, 1, n * dim >= this.minParallelWork);
     this.flush();
   }
 
@@ -304,7 +309,7 @@ export class WasmBackend implements Backend {
     const xp = this.input(a, x, len);
     const yp = this.input(a, y, len);
     this.pool.args.set([this.output(a, out, len, false), xp, yp, ...extra]);
-    this.run(a, op, len, 16, len >= PARALLEL_MIN);
+    this.run(a, op, len, 16, len >= this.minParallelWork);
     this.flush();
   }
 
