@@ -9,6 +9,7 @@ export const KERNELS = [
   'matvec_f32_f32w', 'matvec_f32_f16w', 'matvec_f32_bf16w', 'matvec_f32_fp8w', 'matvec_f32_mxfp4w',
   'matmul_f32_f32w', 'matmul_f32_f16w', 'matmul_f32_bf16w', 'matmul_f32_fp8w', 'matmul_f32_mxfp4w',
   'embed_rows', 'rms_norm', 'rope', 'attention', 'swiglu', 'swiglu_clamped', 'add_bias', 'add_scaled', 'softmax', 'probe_read',
+  'matvec_ggml', 'matmul_ggml', 'embed_ggml',
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 export const OP: { readonly [K in KernelName]: number } = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as never;

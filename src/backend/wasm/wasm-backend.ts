@@ -8,7 +8,7 @@
  * Float32Array, Int32Array positions) are staged the same way, so every op accepts any array.
  */
 import type { AttentionArgs, Backend, RopeArgs } from '../backend.js';
-import type { Weight, WeightFormat } from '../../tensor/weight.js';
+import { GGML_BLOCK, type GgmlBlockFormat, type Weight, type WeightFormat } from '../../tensor/weight.js';
 import { OwlError } from '../../errors.js';
 import { RefBackend } from '../ref/ref-backend.js';
 import { Arena, ARENA_MAX_BYTES } from './arena.js';
@@ -40,7 +40,7 @@ export interface WasmPlacement {
   scales: number;
 }
 
-/** Formats with wasm kernels; others (e.g. ggml blocks) run through the reference implementation. */
+/** Formats with the f32-family kernels (ggml blocks have their own, GGML_CODE); others run through the reference. */
 type KernelFormat = 'f32' | 'f16' | 'bf16' | 'fp8_e4m3' | 'mxfp4';
 const MATVEC: Record<KernelFormat, number> = {
   f32: OP.matvec_f32_f32w, f16: OP.matvec_f32_f16w, bf16: OP.matvec_f32_bf16w, fp8_e4m3: OP.matvec_f32_fp8w, mxfp4: OP.matvec_f32_mxfp4w,
@@ -53,6 +53,8 @@ const FORMAT_CODE: Record<KernelFormat, number> = { f32: 0, f16: 1, bf16: 2, fp8
 /** Default minParallelWork: about 30 µs of work, against a ~20 µs round trip to wake the workers. */
 const PARALLEL_MIN = 1 << 18;
 const DEFAULT_ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
+/** Format codes of assembly/ggml.ts. */
+const GGML_CODE: Record<string, number> = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 3, q6_k: 4 } satisfies Record<GgmlBlockFormat, number>;
 
 function hasKernels(f: WeightFormat): f is KernelFormat {
   return f in MATVEC;
@@ -158,6 +160,7 @@ export class WasmBackend implements Backend {
 
   matmul(out: Float32Array, x: Float32Array, w: Weight, n: number): void {
     const { rows, cols, format } = w;
+    if (format in GGML_CODE) return this.matmulGgml(out, x, w, n);
     if (!hasKernels(format)) return this.ref.matmul(out, x, w, n);
     const p = this.place(w);
     need(x, n * cols, 'matmul x');
@@ -184,7 +187,7 @@ export class WasmBackend implements Backend {
 
   embed(out: Float32Array, table: Weight, ids: Int32Array): void {
     const format = table.format;
-    if (!hasKernels(format)) return this.ref.embed(out, table, ids);
+    if (!hasKernels(format) && !(format in GGML_CODE)) return this.ref.embed(out, table, ids);
     const n = ids.length;
     for (let i = 0; i < n; i++) {
       const id = ids[i]!;
@@ -198,8 +201,9 @@ export class WasmBackend implements Backend {
     const op = this.output(a, out, n * table.cols, false);
     const ip = this.input(a, ids, n);
     const [br, bc] = table.block ?? [1, 1];
-    this.pool.args.set([op, ip, p.data, FORMAT_CODE[format], table.cols, p.scales, br, bc]);
-    this.run(a, OP.embed_rows, n, 1, n * table.cols >= this.minParallelWork);
+    if (hasKernels(format)) this.pool.args.set([op, ip, p.data, FORMAT_CODE[format], table.cols, p.scales, br, bc]);
+    else this.pool.args.set([op, ip, p.data, GGML_CODE[format as GgmlBlockFormat], table.cols]);
+    this.run(a, hasKernels(format) ? OP.embed_rows : OP.embed_ggml, n, 1, n * table.cols >= this.minParallelWork);
     this.flush();
   }
 
@@ -298,6 +302,30 @@ export class WasmBackend implements Backend {
     this.run(a, OP.probe_read, Math.floor(buf.byteLength / 64), 1024, true);
   }
 
+  /** ggml block formats (assembly/ggml.ts): blocks decoded in registers (n = 1) or per row block (n > 1). */
+  private matmulGgml(out: Float32Array, x: Float32Array, w: Weight, n: number): void {
+    const { rows, cols } = w;
+    const p = this.place(w);
+    need(x, n * cols, 'matmul x');
+    need(out, n * rows, 'matmul out');
+    if (n === 0 || rows === 0) return;
+    const a = this.arenas[p.arena]!;
+    a.beginOp();
+    const xp = this.input(a, x, n * cols);
+    const op = this.output(a, out, n * rows, false);
+    const code = GGML_CODE[w.format as GgmlBlockFormat];
+    const parallel = n * rows * cols >= this.minParallelWork;
+    if (n === 1) {
+      this.pool.args.set([op, xp, p.data, cols, code]);
+      this.run(a, OP.matvec_ggml, rows, 8, parallel);
+    } else {
+      const sc = a.threadScratch((a.exports.matmul_scratch_bytes as Fn)(cols), this.threads);
+      this.pool.args.set([op, xp, p.data, n, rows, cols, sc.base, sc.stride, code]);
+      this.run(a, OP.matmul_ggml, rows, 4, parallel);
+    }
+    this.flush();
+  }
+
   // ---- plumbing ----
 
   private elementwise(op: number, out: Float32Array, x: Float32Array, y: Float32Array, len: number, extra: number[]): void {
@@ -393,8 +421,14 @@ function need(arr: { length: number }, length: number, what: string): void {
 /** Byte sizes the kernels rely on, checked once per weight. */
 function checkWeight(w: Weight): void {
   const { format, rows, cols } = w;
-  if (!hasKernels(format)) return;
   const where = `${format} weight [${rows}, ${cols}]`;
+  if (format in GGML_CODE) {
+    const { elements, bytes } = GGML_BLOCK[format as GgmlBlockFormat];
+    if (cols % elements !== 0) throw new RangeError(`${where}: ${format} needs cols divisible by ${elements}`);
+    if (w.data.byteLength !== (rows * cols / elements) * bytes) throw new RangeError(`${where}: ${w.data.byteLength} data bytes, expected ${(rows * cols / elements) * bytes}`);
+    return;
+  }
+  if (!hasKernels(format)) return;
   const per: Record<KernelFormat, number> = { f32: 4, f16: 2, bf16: 2, fp8_e4m3: 1, mxfp4: 0.5 };
   if (format === 'mxfp4' && cols % 32 !== 0) throw new RangeError(`${where}: MXFP4 needs cols divisible by 32`);
   if (w.data.byteLength !== rows * cols * per[format]) throw new RangeError(`${where}: ${w.data.byteLength} data bytes, expected ${rows * cols * per[format]}`);

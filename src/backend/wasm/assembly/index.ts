@@ -5,6 +5,7 @@ export * from './matmul';
 export * from './permute';
 export * from './elementwise';
 export * from './attention';
+export * from './ggml';
 
 /** memory.fill for the host: V8's TypedArray.fill on shared memory is several times slower. */
 export function zero_bytes(ptr: usize, len: usize): void {

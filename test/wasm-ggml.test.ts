@@ -1,0 +1,109 @@
+/**
+ * The wasm backend's ggml block kernels (q8_0, q4_0, q4_k, q5_k, q6_k) against RefBackend, whose
+ * dequantRow is the spec: random blocks (random quants, scales and mins), awkward row counts,
+ * n = 1 (in-register matvec) and n > 1 (blocked matmul), one thread and two; embed bit for bit.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { RefBackend, WasmBackend } from '../src/backend/index.js';
+import type { Backend } from '../src/backend/backend.js';
+import { dequantAll, f32Weight, GGML_BLOCK, type GgmlBlockFormat, type Weight } from '../src/tensor/weight.js';
+import { f32ToF16 } from '../src/tensor/dtype.js';
+
+const ref = new RefBackend();
+const FORMATS: GgmlBlockFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+/** Byte offsets of each format's f16 scale fields (d, and dmin for q4_k/q5_k) inside a block. */
+const F16_FIELDS: Record<GgmlBlockFormat, number[]> = { q8_0: [0], q4_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+
+/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random blocks: every quant, 6-bit scale and high bit random; f16 scales finite, of either sign. */
+function randomGgmlWeight(r: () => number, format: GgmlBlockFormat, rows: number, cols: number, b: Backend | null): Weight {
+  const { elements, bytes } = GGML_BLOCK[format];
+  const n = (rows * cols / elements) * bytes;
+  const data = b ? b.allocWeightBytes(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.floor(r() * 256);
+  for (let blk = 0; blk < n / bytes; blk++)
+    for (const at of F16_FIELDS[format]) {
+      const h = f32ToF16((r() * 2 - 1) * 0.05);
+      data[blk * bytes + at] = h & 255;
+      data[blk * bytes + at + 1] = h >> 8;
+    }
+  const w: Weight = { format, rows, cols, data };
+  return b ? b.prepareWeight(w) : w;
+}
+
+function randoms(r: () => number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+/** |got - want| <= rel · Σ|x|·|w| per element (f32 sums in another order than the reference's f64). */
+function assertClose(got: Float32Array, want: Float32Array, x: Float32Array, w: Weight, n: number, what: string): void {
+  const mag = new Float32Array(n * w.rows);
+  ref.matmul(mag, x.map(Math.abs), f32Weight(dequantAll(w).map(Math.abs), w.rows, w.cols), n);
+  for (let i = 0; i < want.length; i++) {
+    const tol = 1e-5 * mag[i]! + 1e-30;
+    if (!(Math.abs(got[i]! - want[i]!) <= tol)) assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tolerance ${tol})`);
+  }
+}
+
+for (const threads of [1, 2]) {
+  describe(`wasm ggml kernels, ${threads} thread(s)`, () => {
+    let b: WasmBackend;
+    before(async () => {
+      b = await WasmBackend.create({ threads, minParallelWork: 1 });
+    });
+    after(async () => {
+      await b.dispose();
+    });
+
+    it('matvec and matmul match the reference for every block format, 1/3/17 rows, n = 1, 2, 5', () => {
+      const r = rng(threads);
+      for (const format of FORMATS) {
+        const per = GGML_BLOCK[format].elements;
+        for (const rows of [1, 3, 17]) {
+          for (const cols of [per, 3 * per]) {
+            const w = randomGgmlWeight(r, format, rows, cols, b);
+            for (const n of [1, 2, 5]) {
+              const x = randoms(r, n * cols);
+              const want = new Float32Array(n * rows);
+              ref.matmul(want, x, w, n);
+              const got = n === 2 ? b.alloc(n * rows) : new Float32Array(n * rows);
+              b.matmul(got, x, w, n);
+              assertClose(got, want, x, w, n, `${format} [${rows}x${cols}] n=${n}`);
+            }
+          }
+        }
+      }
+    });
+
+    it('embed decodes rows exactly as the reference', () => {
+      const r = rng(10 + threads);
+      for (const format of FORMATS) {
+        const w = randomGgmlWeight(r, format, 7, 2 * GGML_BLOCK[format].elements, b);
+        const ids = Int32Array.of(6, 0, 3, 3, 1);
+        const want = new Float32Array(ids.length * w.cols);
+        const got = new Float32Array(ids.length * w.cols);
+        ref.embed(want, w, ids);
+        b.embed(got, w, ids);
+        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`${format} embed element ${i}: got ${got[i]}, want ${want[i]}`);
+      }
+    });
+
+    it('rejects block weights whose size does not match their shape', () => {
+      const data = new Uint8Array(34 * 2);
+      assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 1, cols: 48, data }), /divisible by 32/);
+      assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 3, cols: 32, data }), /68 data bytes, expected 102/);
+    });
+  });
+}
