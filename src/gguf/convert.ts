@@ -63,7 +63,10 @@ export function planGguf(spec: ModelSpec, src: TensorSource, out: OutType, token
   const info = (name: string) => src.info(name);
   const f32 = (name: string): Float32Array => {
     const t = info(name);
-    if (t.dtype === 'F8_E4M3') return dequantAll(store.asWeight(name, src.read(name), t.dtype, t.shape[0]!, t.shape.slice(1).reduce((a, b) => a * b, 1)));
+    const cols = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    // Packed ggml blocks (a GGUF source): rows of whole blocks, decoded with the reference decoders.
+    if (t.format) return dequantAll({ format: t.format, rows: 1, cols: t.shape.reduce((a, b) => a * b, 1), data: src.read(name) });
+    if (t.dtype === 'F8_E4M3') return dequantAll(store.asWeight(name, src.read(name), t.dtype, t.shape[0]!, cols));
     return decodeFloats(src.read(name), t.dtype, () => store.fail(name, `dtype ${t.dtype} cannot be converted to GGUF`));
   };
   const tensors: GgufTensorPlan[] = [];

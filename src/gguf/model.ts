@@ -36,7 +36,10 @@ export class GgufTensorSource implements TensorSource {
     this.presented = presentTensors(arch, header, numLayers, read);
     const infos = new Map<string, TensorInfo>();
     for (const p of this.presented.values())
-      infos.set(p.name, { name: p.name, dtype: p.dtype, shape: p.shape, file: header.file, byteOffset: p.sources[0]!.byteOffset, byteLength: p.byteLength });
+      infos.set(p.name, {
+        name: p.name, dtype: p.dtype, shape: p.shape, file: header.file, byteOffset: p.sources[0]!.byteOffset, byteLength: p.byteLength,
+        ...(p.format && { format: p.format }),
+      });
     this.tensors = infos;
     this.totalBytes = header.tensors.reduce((a, t) => a + t.byteLength, 0);
   }

@@ -1,19 +1,24 @@
 /**
  * The views of tensor-map.ts, reading direction: GGUF tensors presented under Hugging Face names and
  * layouts, produced lazily from the file. Plain types (F32/F16/BF16) keep their bytes, so a round trip
- * is exact; block-quantised types are decoded to f32 with the reference decoders.
+ * is exact. Block-quantised types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay packed where the view moves whole
+ * rows (renames, per-expert slices: rows are whole blocks); views that transpose (MLA's kv_b, GPT-OSS's
+ * x @ W experts) decode them to f32 with the reference decoders.
  */
 import type { FileDtype } from '../tensor/dtype.js';
 import { FILE_DTYPE_BYTES } from '../tensor/dtype.js';
+import type { GgmlBlockFormat } from '../tensor/weight.js';
 import { fill, perLayer, TENSOR_TABLES, type GgufArch, type TensorRule } from './tensor-map.js';
 import { GgufError, type GgufHeader, type GgufTensorInfo } from './reader.js';
-import { checkDecodable, decodeToF32, ggmlToHfMxfp4, PLAIN_DTYPE } from './quants.js';
+import { BLOCK_FORMAT, checkDecodable, decodeToF32, ggmlToHfMxfp4, PLAIN_DTYPE } from './quants.js';
 
 export interface PresentedTensor {
   name: string;
   dtype: FileDtype;
   shape: number[];
   byteLength: number;
+  /** Set when the bytes are packed ggml blocks (dtype U8, shape still in elements): see TensorInfo.format. */
+  format?: GgmlBlockFormat;
   /** The GGUF tensors it is made from. */
   sources: GgufTensorInfo[];
   produce(): Uint8Array;
@@ -84,7 +89,14 @@ export function presentTensors(arch: GgufArch, h: GgufHeader, blockCount: number
   return out;
 }
 
+/** The block format a GGUF tensor keeps when presented packed, if it is block-quantised. */
+function packedFormat(t: GgufTensorInfo): GgmlBlockFormat | undefined {
+  return BLOCK_FORMAT[t.type.name] as GgmlBlockFormat | undefined;
+}
+
 function renamed(name: string, t: GgufTensorInfo, file: string, read: ReadTensor): PresentedTensor {
+  const format = packedFormat(t);
+  if (format) return { name, dtype: 'U8', shape: t.shape, byteLength: t.byteLength, format, sources: [t], produce: () => read(t) };
   const dtype = presentedDtype([t]);
   const elems = t.shape.reduce((a, b) => a * b, 1);
   return {
@@ -115,6 +127,12 @@ function presentRule(rule: TensorRule, i: number, ts: GgufTensorInfo[], file: st
       expectDims(t0, 3, file);
       const [E, rows, cols] = t0.shape as [number, number, number];
       const per = t0.byteLength / E;
+      const format = packedFormat(t0);
+      // Expert e is rows [e·rows, (e+1)·rows) of the stack: whole blocks, so a packed slice.
+      if (format)
+        return Array.from({ length: E }, (_, e) => ({
+          name: hf(0, e), dtype: 'U8' as FileDtype, shape: [rows, cols], byteLength: per, format, sources: [t0], produce: () => read(t0, e * per, per),
+        }));
       return Array.from({ length: E }, (_, e) => ({
         name: hf(0, e),
         dtype,

@@ -7,7 +7,7 @@ import type { Backend } from '../backend/backend.js';
 import type { QuantSpec } from '../config/spec.js';
 import { OwlError } from '../errors.js';
 import { bf16ToF32, f16ToF32, type FileDtype } from '../tensor/dtype.js';
-import type { Weight, WeightFormat } from '../tensor/weight.js';
+import { dequantAll, type GgmlBlockFormat, type Weight, type WeightFormat } from '../tensor/weight.js';
 import type { TensorSource } from '../weights/source.js';
 
 export class WeightError extends OwlError {
@@ -41,11 +41,11 @@ export class WeightStore {
     return this.source.info(name);
   }
 
-  /** Raw bytes of a tensor, read into backend weight memory (aligned for its element size). */
-  bytes(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[] } {
+  /** Raw bytes of a tensor, read into backend weight memory (aligned for its element size); `format`: packed ggml blocks. */
+  bytes(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[]; format?: GgmlBlockFormat } {
     const info = this.info(name);
     const data = this.source.read(name, this.backend.allocWeightBytes(info.byteLength));
-    return { data, dtype: info.dtype, shape: info.shape };
+    return { data, dtype: info.dtype, shape: info.shape, format: info.format };
   }
 
   /** Raw bytes in ordinary (temporary) memory, for a tensor the loader rearranges into backend memory itself. */
@@ -56,15 +56,18 @@ export class WeightStore {
 
   /** A 2-D weight [rows, cols] in nn.Linear layout. */
   matrix(name: string, rows: number, cols: number): Weight {
-    const { data, dtype, shape } = this.bytes(name);
+    const { data, dtype, shape, format } = this.bytes(name);
     if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols)
       this.fail(name, `expected shape [${rows}, ${cols}], found [${shape.join(', ')}]`);
-    return this.asWeight(name, data, dtype, rows, cols);
+    return this.asWeight(name, data, dtype, rows, cols, format);
   }
 
-  /** Wrap bytes of a known dtype as a Weight, attaching FP8 block scales from `${name}_scale_inv`. */
-  asWeight(name: string, data: Uint8Array, dtype: FileDtype, rows: number, cols: number): Weight {
-    const format = MATRIX_FORMAT[dtype];
+  /**
+   * Wrap bytes of a known dtype as a Weight, attaching FP8 block scales from `${name}_scale_inv`;
+   * `packed`: the bytes are ggml blocks of that format (TensorInfo.format), kept as they are.
+   */
+  asWeight(name: string, data: Uint8Array, dtype: FileDtype, rows: number, cols: number, packed?: GgmlBlockFormat): Weight {
+    const format = packed ?? MATRIX_FORMAT[dtype];
     if (!format) this.fail(name, `dtype ${dtype} cannot be used as a weight matrix`);
     const w: Weight = { format, rows, cols, data };
     if (format === 'fp8_e4m3') {
@@ -80,10 +83,14 @@ export class WeightStore {
 
   /** A small tensor decoded to f32, checked to hold `length` values (and `shape` when given). */
   vector(name: string, length: number, shape?: number[]): Float32Array {
-    const { data, dtype, shape: found } = this.bytes(name);
+    const { data, dtype, shape: found, format } = this.bytes(name);
     if (shape && found.join(',') !== shape.join(','))
       this.fail(name, `expected shape [${shape.join(', ')}], found [${found.join(', ')}]`);
-    const out = decodeFloats(data, dtype, () => this.fail(name, `dtype ${dtype} is not a float type`));
+    const count = found.reduce((a, b) => a * b, 1);
+    // A packed vector is whole blocks: decode it as one row.
+    const out = format
+      ? dequantAll({ format, rows: 1, cols: count, data })
+      : decodeFloats(data, dtype, () => this.fail(name, `dtype ${dtype} is not a float type`));
     if (out.length !== length) this.fail(name, `expected ${length} values, found ${out.length}`);
     return out;
   }

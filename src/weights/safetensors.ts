@@ -5,6 +5,7 @@
  */
 import { OwlError } from '../errors.js';
 import { FILE_DTYPE_BYTES, type FileDtype } from '../tensor/dtype.js';
+import type { GgmlBlockFormat } from '../tensor/weight.js';
 
 /** A bad or inconsistent tensor file; the message names the file and, where relevant, the tensor. */
 export class SafetensorsError extends OwlError {
@@ -27,6 +28,11 @@ export interface TensorInfo {
   /** Absolute offset in that file. */
   byteOffset: number;
   byteLength: number;
+  /**
+   * Set by sources whose tensor is packed ggml blocks (GGUF Q8_0, Q4_K, ...): dtype is then U8, shape is in
+   * elements, and WeightStore makes Weights of this format from the bytes as they are (no decode).
+   */
+  format?: GgmlBlockFormat;
 }
 
 export interface SafetensorsHeader {
