@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { GGML_TYPE_BY_NAME, GgufType, ggmlType } from '../src/gguf/constants.js';
-import { decodeToF32, ggmlToHfMxfp4, hfToGgmlMxfp4, quantizeQ8_0 } from '../src/gguf/quants.js';
+import { decodeToF32, ggmlToHfMxfp4, hfToGgmlMxfp4, quantizeQ4_0, quantizeQ8_0 } from '../src/gguf/quants.js';
 import { GgufError, bytesAccess, metaValue, parseGguf, shortestF32, type GgufKv } from '../src/gguf/reader.js';
 import { tokenizerFromGguf, tokenizerToGguf } from '../src/gguf/tokenizer.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
@@ -302,6 +302,24 @@ describe('reference dequantisers (ggml block layouts)', () => {
       const amax = Math.max(...rnd.subarray(b * 32, b * 32 + 32).map(Math.abs));
       // |x - q·d16| <= d/2 + 127·|d - d16| <= (0.5 + 127·2^-11)·d
       for (let j = 0; j < 32; j++) assert.ok(Math.abs(deq[b * 32 + j]! - rnd[b * 32 + j]!) <= 0.563 * (amax / 127), `block ${b} element ${j}`);
+    }
+  });
+
+  test('Q4_0 encoder: d = (signed max) / -8 in f16, q = min(15, trunc(x/d + 8.5)), low nibbles first', () => {
+    const x = new Float32Array(64);
+    for (let j = 0; j < 32; j++) x[j] = (j % 16) - 8; // first largest magnitude: -8, so d = 1
+    x[20] = 8; // ties keep the first: 8/1 + 8.5 = 16.5 clamps to 15
+    const q = quantizeQ4_0(x, 64);
+    assert.equal(f16ToF32(q[0]! | (q[1]! << 8)), 1);
+    for (let j = 0; j < 16; j++) assert.equal(q[2 + j], (j % 16) | ((j === 4 ? 15 : j % 16) << 4), `byte ${j}`);
+    // A zero block: d = 0 / -8 = -0 (f16 0x8000, as in C), every quant 8.
+    assert.deepEqual([...q.subarray(18)], [0, 0x80, ...new Array(16).fill(0x88)]);
+    const rnd = Float32Array.from(bytesFrom(9, 320), (b) => (b - 128) / 37);
+    const deq = decodeToF32(ggmlType('Q4_0'), quantizeQ4_0(rnd, 32), 32, 'test');
+    for (let b = 0; b < 10; b++) {
+      const amax = Math.max(...rnd.subarray(b * 32, b * 32 + 32).map(Math.abs));
+      // Rounding error d/2, except -max clamping to 7·d: |d| = amax/8 (+ f16 rounding of d).
+      for (let j = 0; j < 32; j++) assert.ok(Math.abs(deq[b * 32 + j]! - rnd[b * 32 + j]!) <= 1.01 * (amax / 8), `block ${b} element ${j}`);
     }
   });
 });

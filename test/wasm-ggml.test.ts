@@ -2,13 +2,22 @@
  * The wasm backend's ggml block kernels (q8_0, q4_0, q4_k, q5_k, q6_k) against RefBackend, whose
  * dequantRow is the spec: random blocks (random quants, scales and mins), awkward row counts,
  * n = 1 (in-register matvec) and n > 1 (blocked matmul), one thread and two; embed bit for bit.
+ * Then whole models: fixture -> GGUF (convertToGguf, what `owl convert --type` runs) -> the wasm
+ * backend predicts as the reference backend does on the same file, from weights kept packed.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RefBackend, WasmBackend } from '../src/backend/index.js';
 import type { Backend } from '../src/backend/backend.js';
 import { dequantAll, f32Weight, GGML_BLOCK, type GgmlBlockFormat, type Weight } from '../src/tensor/weight.js';
 import { f32ToF16 } from '../src/tensor/dtype.js';
+import { GgufFile, convertToGguf } from '../src/node/gguf-file.js';
+import { loadModelDir } from '../src/node/model-dir.js';
+import { readSafetensorsFile } from '../src/node/tensor-files.js';
+import { FIXTURES } from './helpers.js';
 
 const ref = new RefBackend();
 const FORMATS: GgmlBlockFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
@@ -107,3 +116,57 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+const MODELS = join(FIXTURES, 'models');
+
+describe('GGUF block files on the wasm backend', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'owl-wasm-ggml-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+  const cases = [['qwen3-dense', 'q8_0'], ['qwen3-moe', 'q8_0'], ['deepseek-v3', 'q8_0'], ['qwen3-dense', 'q4_0']] as const;
+  for (const [name, type] of cases) {
+    it(`${name} as ${type}: logits equal the reference backend's; matrices stay ${type} in memory`, async () => {
+      const file = join(tmp, `${name}-${type}.gguf`);
+      convertToGguf(join(MODELS, name), file, { type });
+      const ref = readSafetensorsFile(join(MODELS, name, 'reference.safetensors'));
+      const ids = Array.from(new BigInt64Array(ref.get('input_ids_0')!.data.slice().buffer), Number);
+      const b = await WasmBackend.create({ threads: 2, minParallelWork: 1 });
+      try {
+        const prepared: Weight[] = [];
+        const prepare = b.prepareWeight.bind(b);
+        b.prepareWeight = (w) => (prepared.push(w), prepare(w));
+        const onWasm = loadModelDir(file, { backend: b });
+        const onRef = loadModelDir(file);
+        // Prefill all but the last token (matmul), then decode it alone (matvec).
+        const run = (m: typeof onRef.model) => {
+          const cache = m.newCache();
+          const head = m.forward(ids.slice(0, -1), cache).slice();
+          const tail = m.forward(ids.slice(-1), cache);
+          return Float32Array.from([...head, ...tail]);
+        };
+        const got = run(onWasm.model);
+        const want = run(onRef.model);
+        assert.equal(got.length, want.length);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        assert.ok(worst <= 1e-4, `max |wasm - ref| = ${worst}`);
+
+        // Every GGUF tensor of the block type becomes a Weight of that format, except MLA's per-head
+        // transposed attn_k_b/attn_v_b (decoded to f32 for the kv_b_proj view).
+        const g = GgufFile.open(file);
+        const elems = (shape: number[]) => shape.reduce((a, x) => a * x, 1);
+        const inFile = g.header.tensors
+          .filter((t) => t.type.name === type.toUpperCase() && !/attn_[kv]_b/.test(t.name))
+          .reduce((a, t) => a + elems(t.shape), 0);
+        g.close();
+        const packed = prepared.filter((w) => w.format === type);
+        const packedElems = packed.reduce((a, w) => a + w.rows * w.cols, 0);
+        const packedBytes = packed.reduce((a, w) => a + w.data.byteLength, 0);
+        assert.ok(inFile > 0);
+        assert.equal(packedElems, inFile, `elements held as ${type}`);
+        assert.equal(packedBytes / packedElems, type === 'q8_0' ? 34 / 32 : 18 / 32, 'bytes per weight');
+      } finally {
+        await b.dispose();
+      }
+    });
+  }
+});

@@ -1,7 +1,7 @@
 /**
  * Tensor data of GGUF files: ggml type -> Owl weight format, decoding any supported type to f32
  * (the block decoders are tensor/weight.ts dequantRow), the encoders `owl convert` writes with
- * (f32, f16, bf16, Q8_0 bit-exact with ggml's quantize_row_q8_0_ref), and MXFP4 repacking between the
+ * (f32, f16, bf16, Q8_0 and Q4_0 bit-exact with ggml's quantize_row_q{8,4}_0_ref), and MXFP4 repacking between the
  * Hugging Face layout (blocks + separate scales) and ggml's block_mxfp4 (scale byte + 16 code bytes).
  */
 import { f32ToBf16, f32ToF16, type FileDtype } from '../tensor/dtype.js';
@@ -53,8 +53,8 @@ export function decodeToF32(type: GgmlTypeInfo, data: Uint8Array, rowLength: num
   return out;
 }
 
-/** f32 values -> bytes of an F32, F16, BF16 or Q8_0 tensor (rows of rowLength). */
-export function encodeFromF32(typeName: 'F32' | 'F16' | 'BF16' | 'Q8_0', values: Float32Array, rowLength: number): Uint8Array {
+/** f32 values -> bytes of an F32, F16, BF16, Q8_0 or Q4_0 tensor (rows of rowLength). */
+export function encodeFromF32(typeName: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0', values: Float32Array, rowLength: number): Uint8Array {
   switch (typeName) {
     case 'F32':
       return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
@@ -66,7 +66,36 @@ export function encodeFromF32(typeName: 'F32' | 'F16' | 'BF16' | 'Q8_0', values:
     }
     case 'Q8_0':
       return quantizeQ8_0(values, rowLength);
+    case 'Q4_0':
+      return quantizeQ4_0(values, rowLength);
   }
+}
+
+/** ggml's reference Q4_0: per 32 values d = (the value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)). */
+export function quantizeQ4_0(values: Float32Array, rowLength: number): Uint8Array {
+  if (rowLength % 32 !== 0 || values.length % 32 !== 0) throw new GgufError(`Q4_0 needs rows that are a multiple of 32, got ${rowLength}`);
+  const nb = values.length / 32;
+  const out = new Uint8Array(nb * 18);
+  const f = Math.fround;
+  for (let b = 0; b < nb; b++) {
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = values[b * 32 + j]!;
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = f(max / -8);
+    const id = d !== 0 ? f(1 / d) : 0;
+    const h = f32ToF16(d);
+    out[b * 18] = h & 0xff;
+    out[b * 18 + 1] = h >> 8;
+    const q = (v: number) => Math.min(15, Math.trunc(f(f(v * id) + 8.5)));
+    for (let j = 0; j < 16; j++) out[b * 18 + 2 + j] = q(values[b * 32 + j]!) | (q(values[b * 32 + 16 + j]!) << 4);
+  }
+  return out;
 }
 
 /** ggml's reference Q8_0: per 32 values d = amax/127 (stored f16), q = roundf(x / d) (half away from zero). */
