@@ -56,59 +56,6 @@ export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize
   return s;
 }
 
-/** One bf16 vector (8 elements) times xp's even/odd halves, added to acc. */
-@inline function bf16Dot8(v: v128, xe: v128, xo: v128, acc: v128): v128 {
-  return madd(bf16Odd(v), xo, madd(bf16Even(v), xe, acc));
-}
-
-/**
- * bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp:
- * permutePairs). Eight rows per pass, one accumulator each, keep every value in a register; the
- * rows are a span apart (see STREAMS).
- */
-export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
-  const rowBytes = <usize>cols << 1;
-  const c8 = <usize>(cols & ~7);
-  const span = (r1 - r0) >> 3;
-  const gap = <usize>span * rowBytes;
-  const og = <usize>span << 2;
-  for (let i = 0; i < span; i++) {
-    const r = r0 + i;
-    const p0 = w + <usize>r * rowBytes;
-    const p1 = p0 + gap, p2 = p1 + gap, p3 = p2 + gap, p4 = p3 + gap, p5 = p4 + gap, p6 = p5 + gap, p7 = p6 + gap;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-    for (let c: usize = 0; c < c8; c += 8) {
-      const xa = xp + (c << 2);
-      const wo = c << 1;
-      const xe = v128.load(xa), xo = v128.load(xa, 16);
-      a0 = bf16Dot8(v128.load(p0 + wo), xe, xo, a0);
-      a1 = bf16Dot8(v128.load(p1 + wo), xe, xo, a1);
-      a2 = bf16Dot8(v128.load(p2 + wo), xe, xo, a2);
-      a3 = bf16Dot8(v128.load(p3 + wo), xe, xo, a3);
-      a4 = bf16Dot8(v128.load(p4 + wo), xe, xo, a4);
-      a5 = bf16Dot8(v128.load(p5 + wo), xe, xo, a5);
-      a6 = bf16Dot8(v128.load(p6 + wo), xe, xo, a6);
-      a7 = bf16Dot8(v128.load(p7 + wo), xe, xo, a7);
-    }
-    const o = out + (<usize>r << 2);
-    store<f32>(o, hsum(a0) + tailBf16(p0, xp, c8, cols));
-    store<f32>(o + og, hsum(a1) + tailBf16(p1, xp, c8, cols));
-    store<f32>(o + 2 * og, hsum(a2) + tailBf16(p2, xp, c8, cols));
-    store<f32>(o + 3 * og, hsum(a3) + tailBf16(p3, xp, c8, cols));
-    store<f32>(o + 4 * og, hsum(a4) + tailBf16(p4, xp, c8, cols));
-    store<f32>(o + 5 * og, hsum(a5) + tailBf16(p5, xp, c8, cols));
-    store<f32>(o + 6 * og, hsum(a6) + tailBf16(p6, xp, c8, cols));
-    store<f32>(o + 7 * og, hsum(a7) + tailBf16(p7, xp, c8, cols));
-  }
-  for (let r = r0 + 8 * span; r < r1; r++) {
-    const p = w + <usize>r * rowBytes;
-    let a = f32x4.splat(0);
-    for (let c: usize = 0; c < c8; c += 8) a = bf16Dot8(v128.load(p + (c << 1)), v128.load(xp + (c << 2)), v128.load(xp + (c << 2), 16), a);
-    store<f32>(out + (<usize>r << 2), hsum(a) + tailBf16(p, xp, c8, cols));
-  }
-}
-
 /** Elements [from, cols) of a bf16 row (x in natural order there). */
 @inline function tailBf16(p: usize, xp: usize, from: usize, cols: i32): f32 {
   let s: f32 = 0;
@@ -244,4 +191,60 @@ export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: us
     }
     store<f32>(out + (<usize>r << 2), hsum(a));
   }
+}
+
+/**
+ * bf16: one load gives 8 elements; a shift and a mask split them into even and odd lanes (xp:
+ * permutePairs). Four rows a span apart per pass (see STREAMS), 16 columns per step, and each
+ * product pair summed before it meets the accumulator: eight rows per pass spilled registers in V8
+ * (measured, 2048x1024, 1 thread: 6.5 -> 8.0 G weights/s cache-hot, 5.2 -> 6.4 streamed).
+ */
+export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32): void {
+  const rowBytes = <usize>cols << 1;
+  const c16 = <usize>(cols & ~15);
+  const c8 = <usize>(cols & ~7);
+  const span = (r1 - r0) >> 2;
+  const gap = <usize>span * rowBytes;
+  const og = <usize>span << 2;
+  for (let i = 0; i < span; i++) {
+    const r = r0 + i;
+    const p0 = w + <usize>r * rowBytes;
+    const p1 = p0 + gap, p2 = p1 + gap, p3 = p2 + gap;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let c: usize = 0;
+    for (; c < c16; c += 16) {
+      const xa = xp + (c << 2);
+      const wo = c << 1;
+      const xe = v128.load(xa), xo = v128.load(xa, 16), ye = v128.load(xa, 32), yo = v128.load(xa, 48);
+      a0 = f32x4.add(a0, f32x4.add(dot16(v128.load(p0 + wo), xe, xo), dot16(v128.load(p0 + wo, 16), ye, yo)));
+      a1 = f32x4.add(a1, f32x4.add(dot16(v128.load(p1 + wo), xe, xo), dot16(v128.load(p1 + wo, 16), ye, yo)));
+      a2 = f32x4.add(a2, f32x4.add(dot16(v128.load(p2 + wo), xe, xo), dot16(v128.load(p2 + wo, 16), ye, yo)));
+      a3 = f32x4.add(a3, f32x4.add(dot16(v128.load(p3 + wo), xe, xo), dot16(v128.load(p3 + wo, 16), ye, yo)));
+    }
+    for (; c < c8; c += 8) {
+      const xa = xp + (c << 2);
+      const wo = c << 1;
+      const xe = v128.load(xa), xo = v128.load(xa, 16);
+      a0 = f32x4.add(a0, dot16(v128.load(p0 + wo), xe, xo));
+      a1 = f32x4.add(a1, dot16(v128.load(p1 + wo), xe, xo));
+      a2 = f32x4.add(a2, dot16(v128.load(p2 + wo), xe, xo));
+      a3 = f32x4.add(a3, dot16(v128.load(p3 + wo), xe, xo));
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, hsum(a0) + tailBf16(p0, xp, c8, cols));
+    store<f32>(o + og, hsum(a1) + tailBf16(p1, xp, c8, cols));
+    store<f32>(o + 2 * og, hsum(a2) + tailBf16(p2, xp, c8, cols));
+    store<f32>(o + 3 * og, hsum(a3) + tailBf16(p3, xp, c8, cols));
+  }
+  for (let r = r0 + 4 * span; r < r1; r++) {
+    const p = w + <usize>r * rowBytes;
+    let a = f32x4.splat(0);
+    for (let c: usize = 0; c < c8; c += 8) a = f32x4.add(a, dot16(v128.load(p + (c << 1)), v128.load(xp + (c << 2)), v128.load(xp + (c << 2), 16)));
+    store<f32>(out + (<usize>r << 2), hsum(a) + tailBf16(p, xp, c8, cols));
+  }
+}
+
+/** even·xe + odd·xo of one bf16 vector, kept off the accumulator's dependency chain. */
+@inline function dot16(v: v128, xe: v128, xo: v128): v128 {
+  return madd(bf16Odd(v), xo, f32x4.mul(bf16Even(v), xe));
 }
