@@ -316,7 +316,10 @@ export class WasmBackend implements Backend {
     const code = GGML_CODE[w.format as GgmlBlockFormat];
     const parallel = n * rows * cols >= this.minParallelWork;
     if (n === 1) {
-      this.pool.args.set([op, xp, p.data, cols, code]);
+      // K-quants' min terms need Σx per 32 columns: computed once here, not per row.
+      const xs = w.format === 'q4_k' || w.format === 'q5_k' ? a.stage(cols / 8) : 0;
+      if (xs) (a.exports.ggml_block_sums as Fn)(xp, xs, cols);
+      this.pool.args.set([op, xp, p.data, cols, code, xs]);
       this.run(a, OP.matvec_ggml, rows, 8, parallel);
     } else {
       const sc = a.threadScratch((a.exports.matmul_scratch_bytes as Fn)(cols), this.threads);
