@@ -7,14 +7,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RefBackend, WasmBackend } from '../src/backend/index.js';
 import type { Backend } from '../src/backend/backend.js';
 import { dequantAll, f32Weight, GGML_BLOCK, type GgmlBlockFormat, type Weight } from '../src/tensor/weight.js';
 import { f32ToF16 } from '../src/tensor/dtype.js';
-import { GgufFile, convertToGguf } from '../src/node/gguf-file.js';
+import { ggmlType } from '../src/gguf/constants.js';
+import { BLOCK_FORMAT, decodeToF32 } from '../src/gguf/quants.js';
+import { GgufFile, convertToGguf, writeGgufFile } from '../src/node/gguf-file.js';
 import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
 import { FIXTURES } from './helpers.js';
@@ -119,10 +121,25 @@ for (const threads of [1, 2]) {
 
 const MODELS = join(FIXTURES, 'models');
 
+/** A copy of a GGUF file with every block-quantised tensor rewritten as F32 (reference decoders). */
+function decodedCopy(file: string, out: string): string {
+  const g = GgufFile.open(file);
+  const bytes = readFileSync(file);
+  const raw = (t: { byteOffset: number; byteLength: number }) => bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+  const tensors = g.header.tensors.map((t) =>
+    t.type.name in BLOCK_FORMAT
+      ? { name: t.name, ne: t.ne, type: ggmlType('F32'), produce: () => new Uint8Array(decodeToF32(t.type, raw(t), t.ne[0]!, t.name).buffer) }
+      : { name: t.name, ne: t.ne, type: t.type, produce: () => raw(t) },
+  );
+  writeGgufFile(out, [...g.header.kv.values()], tensors);
+  g.close();
+  return out;
+}
+
 describe('GGUF block files on the wasm backend', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'owl-wasm-ggml-'));
   after(() => rmSync(tmp, { recursive: true, force: true }));
-  const cases = [['qwen3-dense', 'q8_0'], ['qwen3-moe', 'q8_0'], ['deepseek-v3', 'q8_0'], ['qwen3-dense', 'q4_0']] as const;
+  const cases = [['qwen3-dense', 'q8_0'], ['qwen3-moe', 'q8_0'], ['deepseek-v3', 'q8_0'], ['gpt-oss', 'q8_0'], ['qwen3-moe', 'q4_0']] as const;
   for (const [name, type] of cases) {
     it(`${name} as ${type}: logits equal the reference backend's; matrices stay ${type} in memory`, async () => {
       const file = join(tmp, `${name}-${type}.gguf`);
@@ -149,6 +166,11 @@ describe('GGUF block files on the wasm backend', () => {
         let worst = 0;
         for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
         assert.ok(worst <= 1e-4, `max |wasm - ref| = ${worst}`);
+        // Packed views (expert slices, GPT-OSS's interleaved gate/up rows) hold the same values as
+        // the file decoded to f32 up front: the reference backend predicts identically from both.
+        const decoded = loadModelDir(decodedCopy(file, join(tmp, `${name}-${type}-f32.gguf`)));
+        const f32Logits = run(decoded.model);
+        for (let i = 0; i < want.length; i++) if (want[i] !== f32Logits[i]) assert.fail(`packed vs decoded file: logit ${i}: ${want[i]} vs ${f32Logits[i]}`);
 
         // Every GGUF tensor of the block type becomes a Weight of that format, except MLA's per-head
         // transposed attn_k_b/attn_v_b (decoded to f32 for the kv_b_proj view).

@@ -2,8 +2,8 @@
  * The views of tensor-map.ts, reading direction: GGUF tensors presented under Hugging Face names and
  * layouts, produced lazily from the file. Plain types (F32/F16/BF16) keep their bytes, so a round trip
  * is exact. Block-quantised types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay packed where the view moves whole
- * rows (renames, per-expert slices: rows are whole blocks); views that transpose (MLA's kv_b, GPT-OSS's
- * x @ W experts) decode them to f32 with the reference decoders.
+ * rows (renames, per-expert slices, GPT-OSS experts: rows are whole blocks); MLA's kv_b, a per-head
+ * transpose, decodes them to f32 with the reference decoders.
  */
 import type { FileDtype } from '../tensor/dtype.js';
 import { FILE_DTYPE_BYTES } from '../tensor/dtype.js';
@@ -173,6 +173,20 @@ function presentRule(rule: TensorRule, i: number, ts: GgufTensorInfo[], file: st
       const [g, u] = ts as [GgufTensorInfo, GgufTensorInfo];
       expectDims(g, 3, file);
       const [E, I, D] = g.shape as [number, number, number];
+      const format = packedFormat(g);
+      // Packed: nn.Linear rows [E, 2·I, D] (not x @ W), gate/up rows interleaved like the MXFP4 view.
+      if (format && packedFormat(u) === format) {
+        const row = g.byteLength / (E * I);
+        return [{
+          name: hf(), dtype: 'U8', shape: [E, 2 * I, D], byteLength: 2 * g.byteLength, format, sources: ts,
+          produce: () => {
+            const parts = [read(g), read(u)];
+            const o = new Uint8Array(2 * g.byteLength);
+            for (let r = 0; r < E * I; r++) parts.forEach((p, k) => o.set(p.subarray(r * row, (r + 1) * row), (2 * r + k) * row));
+            return o;
+          },
+        }];
+      }
       return [{
         name: hf(),
         dtype,
@@ -197,6 +211,9 @@ function presentRule(rule: TensorRule, i: number, ts: GgufTensorInfo[], file: st
     case 'down_xw': {
       expectDims(t0, 3, file);
       const [E, D, I] = t0.shape as [number, number, number];
+      const format = packedFormat(t0);
+      // Packed: nn.Linear rows [E, D, I] as in the file (not x @ W).
+      if (format) return [{ name: hf(), dtype: 'U8', shape: [E, D, I], byteLength: t0.byteLength, format, sources: ts, produce: () => read(t0) }];
       return [{
         name: hf(),
         dtype,

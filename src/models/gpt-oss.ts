@@ -6,7 +6,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { ModelSpec } from '../config/spec.js';
 import { FILE_DTYPE_BYTES } from '../tensor/dtype.js';
-import type { Weight } from '../tensor/weight.js';
+import { GGML_BLOCK, type GgmlBlockFormat, type Weight } from '../tensor/weight.js';
 import { GatedMlp, type GatedMlpWeights } from './blocks/mlp.js';
 import { MoeBlock } from './blocks/moe.js';
 import type { DecoderModel } from './decoder.js';
@@ -37,6 +37,7 @@ export function buildGptOss(spec: ModelSpec, store: WeightStore, backend: Backen
 // Dense: gate_up_proj [E, hidden, 2·inter] and down_proj [E, inter, hidden] in x @ W layout, gate/up
 // columns interleaved (even = gate, odd = up). MXFP4: *_blocks [E, rows, K/32, 16] + *_scales
 // [E, rows, K/32] with rows = output features (gate_up rows interleaved), already nn.Linear layout.
+// ggml blocks (GGUF Q8_0, Q4_K, ...; TensorInfo.format): like MXFP4, [E, rows, K] in nn.Linear layout.
 
 /** One GatedMlpWeights per expert, in nn.Linear layout with gate and up separated. */
 export function loadGptOssExperts(store: WeightStore, prefix: string, numExperts: number, hidden: number, inter: number): GatedMlpWeights[] {
@@ -71,7 +72,8 @@ export function loadGptOssExperts(store: WeightStore, prefix: string, numExperts
  * backend memory in the file dtype. split: N = 2·rows interleaved -> [gate, up]; else one [N, K].
  */
 function denseExperts(store: WeightStore, name: string, E: number, K: number, N: number, split: boolean): Weight[][] {
-  const { data, dtype, shape } = store.scratch(name);
+  const { data, dtype, shape, format } = store.scratch(name);
+  if (format) return packedExperts(store, name, data, format, shape, E, N, K, split);
   if (dtype !== 'F32' && dtype !== 'BF16' && dtype !== 'F16')
     store.fail(name, `dtype ${dtype} is not supported for experts (F32, BF16, F16 or MXFP4 *_blocks/*_scales)`);
   expectShape(store, name, shape, [E, K, N]);
@@ -126,6 +128,18 @@ function mxfp4Experts(store: WeightStore, name: string, E: number, R: number, K:
       data: blocks.subarray((e * R + part * rows) * nb * 16, (e * R + (part + 1) * rows) * nb * 16),
       scales: scales.subarray((e * R + part * rows) * nb, (e * R + (part + 1) * rows) * nb),
     });
+  return Array.from({ length: E }, (_, e) => (split ? [view(e, 0), view(e, 1)] : [view(e, 0)]));
+}
+
+/** ggml block experts [E, R, K] (rows of whole blocks) -> per expert Weights of that format; split as for MXFP4. */
+function packedExperts(store: WeightStore, name: string, data: Uint8Array, format: GgmlBlockFormat, shape: number[], E: number, R: number, K: number, split: boolean): Weight[][] {
+  expectShape(store, name, shape, [E, R, K]);
+  const rowBytes = (K / GGML_BLOCK[format].elements) * GGML_BLOCK[format].bytes;
+  const dest = store.backend.allocWeightBytes(data.length);
+  const bytes = split ? interleavedRowsToHalves(dest, data, E, R, rowBytes) : (dest.set(data), dest);
+  const rows = split ? R / 2 : R;
+  const view = (e: number, part: number): Weight =>
+    store.asWeight(name, bytes.subarray((e * R + part * rows) * rowBytes, (e * R + (part + 1) * rows) * rowBytes), 'U8', rows, K, format);
   return Array.from({ length: E }, (_, e) => (split ? [view(e, 0), view(e, 1)] : [view(e, 0)]));
 }
 

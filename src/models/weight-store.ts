@@ -49,9 +49,9 @@ export class WeightStore {
   }
 
   /** Raw bytes in ordinary (temporary) memory, for a tensor the loader rearranges into backend memory itself. */
-  scratch(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[] } {
+  scratch(name: string): { data: Uint8Array; dtype: FileDtype; shape: number[]; format?: GgmlBlockFormat } {
     const info = this.info(name);
-    return { data: this.source.read(name), dtype: info.dtype, shape: info.shape };
+    return { data: this.source.read(name), dtype: info.dtype, shape: info.shape, format: info.format };
   }
 
   /** A 2-D weight [rows, cols] in nn.Linear layout. */
