@@ -1,7 +1,7 @@
 /**
  * The control block shared by the calling thread and the workers: one SharedArrayBuffer holding the
- * current op, its arguments and two counters. The caller bumps SEQ and notifies; each worker runs its
- * share and bumps DONE; the last one notifies the caller. No message is posted per op.
+ * current op, its arguments and three counters. The caller bumps SEQ and notifies; every thread claims
+ * chunks (NEXT) until none is left; each worker then bumps DONE; the last one notifies the caller. No message is posted per op.
  */
 
 /** Kernels the pool can dispatch; every one takes (tid, start, end, ...args). The index is the op code. */
@@ -31,6 +31,10 @@ export const NTHREADS = 6;
 export const FAILED = 7;
 /** Polls of SEQ/DONE before blocking: catches the next op without a futex round trip (0: block at once). */
 export const SPIN = 8;
+/** Next chunk of the current op to take (threads claim chunks until none is left). */
+export const NEXT = 9;
+/** Chunks per thread: a thread woken late (a futex round trip is 10-40 µs) leaves its chunks to the others. */
+const CHUNKS_PER_THREAD = 8;
 /** Float64 arguments start at this byte offset. */
 export const ARGS_BYTE = 64;
 export const MAX_ARGS = 20;
@@ -38,20 +42,22 @@ export const CONTROL_BYTES = ARGS_BYTE + MAX_ARGS * 8;
 
 export type Kernel = (tid: number, start: number, end: number, ...args: number[]) => void;
 
-/** Start of thread tid's share of [0, total) cut into whole grains (the last may be partial). */
-export function shareStart(total: number, grain: number, tid: number, nthreads: number): number {
-  const chunks = Math.ceil(total / grain);
-  return Math.min(total, Math.floor((chunks * tid) / nthreads) * grain);
+/** Start of chunk i of [0, total) cut into `chunks` runs of whole grains (the last may be partial). */
+export function chunkStart(total: number, grain: number, i: number, chunks: number): number {
+  const grains = Math.ceil(total / grain);
+  return Math.min(total, Math.floor((grains * i) / chunks) * grain);
 }
 
-/** Runs thread tid's share of the op described by the control block. */
+/** Runs chunks of the op described by the control block on thread tid until none is left. */
 export function runShare(kernel: Kernel, tid: number, ctrl: Int32Array, a: Float64Array): void {
   const total = ctrl[TOTAL]!;
   const grain = ctrl[GRAIN]!;
-  const n = ctrl[NTHREADS]!;
-  const s = shareStart(total, grain, tid, n);
-  const e = shareStart(total, grain, tid + 1, n);
-  if (s < e) kernel(tid, s, e, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!);
+  const chunks = Math.min(Math.ceil(total / grain), CHUNKS_PER_THREAD * ctrl[NTHREADS]!);
+  for (let i = Atomics.add(ctrl, NEXT, 1); i < chunks; i = Atomics.add(ctrl, NEXT, 1)) {
+    const s = chunkStart(total, grain, i, chunks);
+    const e = chunkStart(total, grain, i + 1, chunks);
+    if (s < e) kernel(tid, s, e, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!);
+  }
 }
 
 /** Imports every kernel instance needs besides its arena's memory. */

@@ -1,9 +1,9 @@
 /**
- * The calling thread plus N-1 workers sharing the arenas. The caller is thread 0 and runs its own
- * share of each op; the workers block in Atomics.wait between ops (never spin: with two cores a
+ * The calling thread plus N-1 workers sharing the arenas. The caller is thread 0 and claims chunks
+ * of each op like the workers (a worker woken late leaves its chunks to the caller); the workers block in Atomics.wait between ops (never spin: with two cores a
  * spinning waiter steals the core the other thread needs).
  */
-import { ARENA, ARGS_BYTE, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN } from './control.js';
+import { ARENA, ARGS_BYTE, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT } from './control.js';
 import type { KernelThread, WasmPlatform } from './platform.js';
 
 export class ThreadPool {
@@ -75,6 +75,7 @@ export class ThreadPool {
     c[ARENA] = arena;
     c[TOTAL] = total;
     c[GRAIN] = grain;
+    c[NEXT] = 0;
     this.start();
     try {
       runShare(kernel, 0, c, a);

@@ -248,3 +248,4 @@ export function matvec_f32_bf16w(tid: i32, r0: i32, r1: i32, out: usize, xp: usi
 @inline function dot16(v: v128, xe: v128, xo: v128): v128 {
   return madd(bf16Odd(v), xo, f32x4.mul(bf16Even(v), xe));
 }
+
