@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { GGML_TYPE_BY_NAME, GgufType, ggmlType } from '../src/gguf/constants.js';
-import { decodeToF32, ggmlToHfMxfp4, hfToGgmlMxfp4, quantizeQ4_0, quantizeQ8_0 } from '../src/gguf/quants.js';
+import { decodeToF32, ggmlToHfMxfp4, hfToGgmlMxfp4, quantizeQ4_0, quantizeQ4_K, quantizeQ8_0 } from '../src/gguf/quants.js';
 import { GgufError, bytesAccess, metaValue, parseGguf, shortestF32, type GgufKv } from '../src/gguf/reader.js';
 import { tokenizerFromGguf, tokenizerToGguf } from '../src/gguf/tokenizer.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
@@ -322,6 +322,22 @@ describe('reference dequantisers (ggml block layouts)', () => {
       for (let j = 0; j < 32; j++) assert.ok(Math.abs(deq[b * 32 + j]! - rnd[b * 32 + j]!) <= 1.01 * (amax / 8), `block ${b} element ${j}`);
     }
   });
+
+  test('Q4_K encoder: within one step of each 32 values\' range, exact on 4-bit ramps, zero blocks zero', () => {
+    const rnd = Float32Array.from(bytesFrom(11, 2560), (b, i) => ((b - 128) / 37) * (i % 97 === 0 ? 4 : 1));
+    const deq = decodeToF32(ggmlType('Q4_K'), quantizeQ4_K(rnd, 256), 256, 'test');
+    for (let b = 0; b < rnd.length / 32; b++) {
+      const xs = rnd.subarray(b * 32, b * 32 + 32);
+      const step = (Math.max(...xs) - Math.min(0, ...xs)) / 15;
+      for (let j = 0; j < 32; j++) assert.ok(Math.abs(deq[b * 32 + j]! - xs[j]!) <= step, `sub-block ${b} element ${j}`);
+    }
+    // Every sub-block a ramp (l mod 16)·s - m: representable up to the 6-bit scales and f16 d/dmin.
+    const ramp = Float32Array.from({ length: 256 }, (_, i) => (i % 16) * 0.25 - 1);
+    const back = decodeToF32(ggmlType('Q4_K'), quantizeQ4_K(ramp, 256), 256, 'test');
+    for (let i = 0; i < 256; i++) assert.ok(Math.abs(back[i]! - ramp[i]!) < 2e-3, `ramp element ${i}: ${back[i]} vs ${ramp[i]}`);
+    assert.deepEqual([...quantizeQ4_K(new Float32Array(256), 256)], new Array(144).fill(0));
+    assert.throws(() => quantizeQ4_K(new Float32Array(64), 64), /multiple of 256/);
+  });
 });
 
 const FAMILIES = ['qwen3-dense', 'qwen3-dense-bf16', 'qwen3-yarn', 'qwen3-moe', 'gpt-oss', 'gpt-oss-mxfp4', 'deepseek-v3', 'deepseek-v3-nolora', 'deepseek-v3-fp8'];
@@ -537,7 +553,7 @@ describe('owl convert (CLI)', () => {
     for (const [args, msg] of [
       [['convert', dir, '--out', join(tmp, 'a.gguf')], /--to must be "gguf"/],
       [['convert', dir, '--to', 'gguf'], /--out FILE.gguf is required/],
-      [['convert', dir, '--to', 'gguf', '--out', join(tmp, 'a.gguf'), '--type', 'q4_k'], /--type must be one of f32, f16, bf16, q8_0/],
+      [['convert', dir, '--to', 'gguf', '--out', join(tmp, 'a.gguf'), '--type', 'q5_k'], /--type must be one of f32, f16, bf16, q8_0, q4_0, q4_k/],
       [['convert', join(tmp, 'nope'), '--to', 'gguf', '--out', join(tmp, 'a.gguf')], /does not exist/],
       [['convert', dir, '--to', 'gguf', '--out', join(tmp, 'a.gguf'), '--tokenizer', tmp], /no tokenizer.json/],
     ] as const) {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RefBackend, WasmBackend } from '../src/backend/index.js';
@@ -19,6 +19,7 @@ import { BLOCK_FORMAT, decodeToF32 } from '../src/gguf/quants.js';
 import { GgufFile, convertToGguf, writeGgufFile } from '../src/node/gguf-file.js';
 import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
+import init from '../src/cli/commands/init.js';
 import { FIXTURES } from './helpers.js';
 
 const ref = new RefBackend();
@@ -121,6 +122,11 @@ for (const threads of [1, 2]) {
 
 const MODELS = join(FIXTURES, 'models');
 
+function referenceIds(name: string): number[] {
+  const ref = readSafetensorsFile(join(MODELS, name, 'reference.safetensors'));
+  return Array.from(new BigInt64Array(ref.get('input_ids_0')!.data.slice().buffer), Number);
+}
+
 /** A copy of a GGUF file with every block-quantised tensor rewritten as F32 (reference decoders). */
 function decodedCopy(file: string, out: string): string {
   const g = GgufFile.open(file);
@@ -139,13 +145,21 @@ function decodedCopy(file: string, out: string): string {
 describe('GGUF block files on the wasm backend', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'owl-wasm-ggml-'));
   after(() => rmSync(tmp, { recursive: true, force: true }));
-  const cases = [['qwen3-dense', 'q8_0'], ['qwen3-moe', 'q8_0'], ['deepseek-v3', 'q8_0'], ['gpt-oss', 'q8_0'], ['qwen3-moe', 'q4_0']] as const;
+  // The fixtures are narrower than Q4_K's 256-value rows: a random Qwen3-MoE of width 256 (owl init) for it.
+  const wide = join(tmp, 'qwen3-moe-256');
+  before(async () => {
+    const config = JSON.parse(readFileSync(join(MODELS, 'qwen3-moe', 'config.json'), 'utf8'));
+    Object.assign(config, { hidden_size: 256, head_dim: 64, intermediate_size: 512, moe_intermediate_size: 256, num_hidden_layers: 2, vocab_size: 512 });
+    mkdirSync(wide);
+    writeFileSync(join(tmp, 'wide-config.json'), JSON.stringify(config));
+    assert.equal(await init.run(['--config', join(tmp, 'wide-config.json'), '--out', wide, '--dtype', 'f32', '--seed', '3']), 0);
+  });
+  const cases = [['qwen3-dense', 'q8_0'], ['qwen3-moe', 'q8_0'], ['deepseek-v3', 'q8_0'], ['gpt-oss', 'q8_0'], ['qwen3-moe', 'q4_0'], ['qwen3-moe-256', 'q4_k']] as const;
   for (const [name, type] of cases) {
     it(`${name} as ${type}: logits equal the reference backend's; matrices stay ${type} in memory`, async () => {
       const file = join(tmp, `${name}-${type}.gguf`);
-      convertToGguf(join(MODELS, name), file, { type });
-      const ref = readSafetensorsFile(join(MODELS, name, 'reference.safetensors'));
-      const ids = Array.from(new BigInt64Array(ref.get('input_ids_0')!.data.slice().buffer), Number);
+      convertToGguf(name === 'qwen3-moe-256' ? wide : join(MODELS, name), file, { type });
+      const ids = name === 'qwen3-moe-256' ? [5, 300, 17, 511, 42, 0, 9] : referenceIds(name);
       const b = await WasmBackend.create({ threads: 2, minParallelWork: 1 });
       try {
         const prepared: Weight[] = [];
@@ -185,7 +199,7 @@ describe('GGUF block files on the wasm backend', () => {
         const packedBytes = packed.reduce((a, w) => a + w.data.byteLength, 0);
         assert.ok(inFile > 0);
         assert.equal(packedElems, inFile, `elements held as ${type}`);
-        assert.equal(packedBytes / packedElems, type === 'q8_0' ? 34 / 32 : 18 / 32, 'bytes per weight');
+        assert.equal(packedBytes / packedElems, GGML_BLOCK[type].bytes / GGML_BLOCK[type].elements, 'bytes per weight');
       } finally {
         await b.dispose();
       }

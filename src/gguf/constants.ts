@@ -103,7 +103,7 @@ export function ggmlType(name: string): GgmlTypeInfo {
 }
 
 /** general.file_type values (llama_ftype) the converter writes. */
-export const LLAMA_FILE_TYPE = { ALL_F32: 0, MOSTLY_F16: 1, MOSTLY_Q4_0: 2, MOSTLY_Q8_0: 7, MOSTLY_BF16: 32, MOSTLY_MXFP4_MOE: 38 } as const;
+export const LLAMA_FILE_TYPE = { ALL_F32: 0, MOSTLY_F16: 1, MOSTLY_Q4_0: 2, MOSTLY_Q8_0: 7, MOSTLY_Q4_K_S: 14, MOSTLY_BF16: 32, MOSTLY_MXFP4_MOE: 38 } as const;
 
 /** tokenizer.ggml.token_type values. */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;

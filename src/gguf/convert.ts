@@ -14,8 +14,8 @@ import { encodeFromF32, hfToGgmlMxfp4 } from './quants.js';
 import { GgufError, type GgufKv } from './reader.js';
 import { fill, perLayer, TENSOR_TABLES, type TensorRule } from './tensor-map.js';
 
-export type OutType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
-export const OUT_TYPES: readonly OutType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+export type OutType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k';
+export const OUT_TYPES: readonly OutType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k'];
 
 export interface GgufTensorPlan {
   name: string;
@@ -34,17 +34,20 @@ export interface GgufPlan {
 /**
  * Which ggml type a tensor gets, by llama.cpp's converter rules: 1-D tensors, norms, biases and the
  * router stay F32; Q8_0 (and Q4_0, which llama.cpp's converter lacks) need rows of 32 and fall back to F16 otherwise.
+ * Q4_K (llama-quantize's type) needs rows of 256 and falls back to Q8_0 (llama.cpp: Q5_0, which Owl lacks).
  */
 export function ggufTypeFor(name: string, ne: number[], out: OutType): GgmlTypeInfo {
   if (ne.length <= 1 || name.endsWith('_norm.weight') || !name.endsWith('.weight') || /\.ffn_gate_inp(_shexp)?\.weight$/.test(name))
     return ggmlType('F32');
-  if (out === 'q8_0' || out === 'q4_0') return ggmlType(ne[0]! % 32 === 0 ? out.toUpperCase() : 'F16');
+  if (out === 'q4_k' && ne[0]! % 256 === 0) return ggmlType('Q4_K');
+  if (out === 'q8_0' || out === 'q4_0' || out === 'q4_k') return ggmlType(ne[0]! % 32 === 0 ? (out === 'q4_0' ? 'Q4_0' : 'Q8_0') : 'F16');
   return ggmlType(out.toUpperCase());
 }
 
 function fileType(out: OutType, mxfp4: boolean): number {
   if (out === 'q8_0') return LLAMA_FILE_TYPE.MOSTLY_Q8_0;
   if (out === 'q4_0') return LLAMA_FILE_TYPE.MOSTLY_Q4_0;
+  if (out === 'q4_k') return LLAMA_FILE_TYPE.MOSTLY_Q4_K_S;
   if (mxfp4) return LLAMA_FILE_TYPE.MOSTLY_MXFP4_MOE;
   return { f32: LLAMA_FILE_TYPE.ALL_F32, f16: LLAMA_FILE_TYPE.MOSTLY_F16, bf16: LLAMA_FILE_TYPE.MOSTLY_BF16 }[out];
 }

@@ -9,14 +9,15 @@ import { progressBar } from '../progress.js';
 
 const help = `owl convert — write a model folder as a GGUF file (llama.cpp's format)
 
-Usage: owl convert MODEL_DIR --to gguf --out FILE.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer DIR] [--force]
+Usage: owl convert MODEL_DIR --to gguf --out FILE.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_k] [--tokenizer DIR] [--force]
 
   --to gguf        output format (only gguf)
   --out FILE       the .gguf file to write
-  --type T         f32 (default), f16, bf16, q8_0 or q4_0 for the weight matrices. As llama.cpp's
-                   converter does: norms, biases, 1-D tensors and MoE routers stay f32; with
-                   q8_0/q4_0 a matrix whose rows are not a multiple of 32 is written f16
-                   (q4_0 is ggml's reference quantiser; llama.cpp's converter has no q4_0). FP8
+  --type T         f32 (default), f16, bf16, q8_0, q4_0 or q4_k for the weight matrices. As
+                   llama.cpp's converter does: norms, biases, 1-D tensors and MoE routers stay
+                   f32; with q8_0/q4_0 a matrix whose rows are not a multiple of 32 is written
+                   f16. q4_0 and q4_k are ggml's reference quantisers (llama.cpp's converter has
+                   neither); q4_k needs rows of 256 and writes others q8_0 (or f16). FP8
                    checkpoints are dequantised; GPT-OSS MXFP4 experts stay MXFP4.
   --tokenizer DIR  take tokenizer.json / tokenizer_config.json / chat_template.jinja from DIR
                    (default: MODEL_DIR). Without any, a synthetic byte-level BPE vocabulary of
@@ -30,7 +31,7 @@ any model command (e.g. owl logits FILE.gguf --ids 1,2,3) or with llama.cpp.`;
 
 export default {
   name: 'convert',
-  summary: 'write a model folder as a GGUF file (f32, f16, bf16, q8_0 or q4_0) for llama.cpp',
+  summary: 'write a model folder as a GGUF file (f32, f16, bf16, q8_0, q4_0 or q4_k) for llama.cpp',
   help,
   async run(argv) {
     const { values, positionals } = parseArgs({
