@@ -4,7 +4,7 @@
  * Owl's on the same GGUF file. llama.cpp runs with an f32 KV cache so that f32 files compare exactly.
  */
 import { strict as assert } from 'node:assert';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { GgufType } from '../src/gguf/constants.js';
 import { buildModel } from '../src/models/registry.js';
 import { GgufFile, convertToGguf, writeGgufFile } from '../src/node/gguf-file.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
+import init from '../src/cli/commands/init.js';
 import { FIXTURES } from './helpers.js';
 
 type Llama = Awaited<ReturnType<typeof import('node-llama-cpp').getLlama>>;
@@ -160,15 +161,25 @@ describe('llama.cpp agrees with Owl on GGUF files written by owl convert (f32: f
 
 describe('llama.cpp agrees with Owl on quantised files within the quantisation error (dense Qwen3)', () => {
   // llama.cpp's CPU kernels also round the activations to the weight type's dot-product type (Q8_0,
-  // BF16), so the bound is the effect of quantising weights alone (Owl f32 vs Owl on the same file), doubled.
-  for (const type of ['q8_0', 'bf16'] as const)
+  // Q8_K, BF16), so the bound is the effect of quantising weights alone (Owl f32 vs Owl on the same file), doubled.
+  // Q4_K needs rows of 256, wider than the fixtures: a random Qwen3 of width 256 (owl init) for it.
+  const wide = join(tmp, 'qwen3-256');
+  before(async () => {
+    const config = JSON.parse(readFileSync(join(FIXTURES, 'models', 'qwen3-dense', 'config.json'), 'utf8'));
+    Object.assign(config, { hidden_size: 256, head_dim: 64, intermediate_size: 512, num_hidden_layers: 2, layer_types: config.layer_types?.slice(0, 2) });
+    mkdirSync(wide);
+    writeFileSync(join(tmp, 'qwen3-256.json'), JSON.stringify(config));
+    assert.equal(await init.run(['--config', join(tmp, 'qwen3-256.json'), '--out', wide, '--dtype', 'f32', '--seed', '5']), 0);
+  });
+  for (const type of ['q8_0', 'bf16', 'q4_0', 'q4_k'] as const)
     test(type, async (t) => {
       if (!llama) return t.skip(unavailable);
+      const dir = type === 'q4_k' ? wide : join(FIXTURES, 'models', 'qwen3-dense');
       const ids = prompt('qwen3-dense');
-      const f32 = join(tmp, 'qwen3-dense.gguf');
-      convertToGguf(join(FIXTURES, 'models', 'qwen3-dense'), f32, { type: 'f32' });
+      const f32 = join(tmp, `${type}-base.gguf`);
+      convertToGguf(dir, f32, { type: 'f32' });
       const file = join(tmp, `qwen3-dense-${type}.gguf`);
-      convertToGguf(join(FIXTURES, 'models', 'qwen3-dense'), file, { type });
+      convertToGguf(dir, file, { type });
       const owl = owlLogProbs(file, ids);
       const weightsOnly = compare(owlLogProbs(f32, ids), owl).maxDiff;
       const { maxDiff, sameTop } = compare(owl, await llamaLogProbs(file, ids, owl[0]!.length));
