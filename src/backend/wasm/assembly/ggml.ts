@@ -98,8 +98,9 @@ const Q6_K = 4;
     const sc = q + 4, qh = q + 16;
     let qs = q + (five ? 48 : 16);
     for (let j = 0; j < 4; j++) {
-      const d1 = f32x4.splat(d * <f32>kScale(sc, 2 * j, false)), n1 = f32x4.splat(dm * <f32>kScale(sc, 2 * j, true));
-      const d2 = f32x4.splat(d * <f32>kScale(sc, 2 * j + 1, false)), n2 = f32x4.splat(dm * <f32>kScale(sc, 2 * j + 1, true));
+      const m1 = dm * <f32>kScale(sc, 2 * j, true), m2 = dm * <f32>kScale(sc, 2 * j + 1, true);
+      const d1 = f32x4.splat(d * <f32>kScale(sc, 2 * j, false)), n1 = f32x4.splat(m1);
+      const d2 = f32x4.splat(d * <f32>kScale(sc, 2 * j + 1, false)), n2 = f32x4.splat(m2);
       const a0 = v128.load(qs), a1 = v128.load(qs, 16);
       let l0 = v128.and(a0, low), l1 = v128.and(a1, low), h0 = i8x16.shr_u(a0, 4), h1 = i8x16.shr_u(a1, 4);
       if (five) {
@@ -115,7 +116,7 @@ const Q6_K = 4;
       if (!store) {
         // Lane 0 carries the min terms: m·Σx of each sub-block.
         const k = xs + (<usize>(b * 8 + 2 * j) << 2);
-        const mins = f32x4.replace_lane(zero, 0, -(f32x4.extract_lane(n1, 0) * load<f32>(k) + f32x4.extract_lane(n2, 0) * load<f32>(k, 4)));
+        const mins = f32x4.replace_lane(zero, 0, -(m1 * load<f32>(k) + m2 * load<f32>(k, 4)));
         acc = f32x4.add(acc, madd(s2, d2, madd(s1, d1, mins)));
       }
       qs += 32;
