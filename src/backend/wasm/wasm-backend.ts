@@ -255,9 +255,10 @@ export class WasmBackend implements Backend {
     this.pool.args.set([
       this.input(a, q, nq * numHeads * dk), this.input(a, k, kLen), this.input(a, v, vLen), this.output(a, out, nq * numHeads * dv, false),
       nk, numHeads, numHeads / numKvHeads, dk, dv, kStride, vStride, scale,
-      this.input(a, qPos, nq), this.input(a, kPos, nk), window ?? -1, sinks ? this.input(a, sinks, numHeads) : 0, sc.base, sc.stride,
+      this.input(a, qPos, nq), this.input(a, kPos, nk), window ?? -1, sinks ? this.input(a, sinks, numHeads) : 0, sc.base, sc.stride, nq,
     ]);
-    this.run(a, OP.attention, nq * numHeads, 1, nq * numHeads * nk * (dk + dv) >= this.minParallelWork);
+    const items = (a.exports.attention_items as Fn)(nq, numKvHeads, numHeads / numKvHeads);
+    this.run(a, OP.attention, items, 1, nq * numHeads * nk * (dk + dv) >= this.minParallelWork);
     this.flush();
   }
 
