@@ -4,7 +4,7 @@
 // dimensions x 4 rows at a time in registers. Per tile the running max/denominator rescale an
 // output row at most once. Key/value rows are kStride/vStride floats apart (MLA's values alias the
 // latent prefix of its keys).
-import { hsum, madd } from './decode';
+import { exp4, hsum, madd } from './decode';
 
 const TILE = 64;
 /** Rows per work item. */
@@ -223,26 +223,6 @@ export function attention(
     store<f32>(sr + j, p);
   }
   return l;
-}
-
-/**
- * e^x for x <= 0 in four lanes (Cephes expf: x = n ln2 + r, degree-6 polynomial in r; relative
- * error ~1e-7). Below -87 (and -inf, hidden keys) the result is 0: never a denormal.
- */
-@inline function exp4(x: v128): v128 {
-  const tiny = f32x4.lt(x, f32x4.splat(-87));
-  const xc = f32x4.max(x, f32x4.splat(-87));
-  const n = f32x4.floor(f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504)), f32x4.splat(0.5)));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let y = f32x4.splat(1.9875691500e-4);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
-  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return v128.andnot(f32x4.mul(y, scale), tiny);
 }
 
 @inline function scaleRow(op: usize, dvBytes: usize, f: f32): void {

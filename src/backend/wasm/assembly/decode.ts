@@ -23,6 +23,8 @@ const K = memory.data<u32>([
   0x38800000, 0x38800000, 0x38800000, 0x38800000, // 224: 2^-14
   0x00008000, 0x00008000, 0x00008000, 0x00008000, // 240: f16 sign
   0x0000ffff, 0x0000ffff, 0x0000ffff, 0x0000ffff, // 256: low halves
+  0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // 272: 2^23 + 2^22 + 127 as f32 (exp4's 2^n)
+  0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, // 288: the bits of 2^23 + 2^22
 ], 16);
 
 @inline export function kNibble(): v128 { return v128.load(K, 0); }
@@ -124,4 +126,43 @@ export function e4m3(b: u32): f32 {
   let sdot = hsum(acc);
   for (let c = l4; c < (<usize>len << 2); c += 4) sdot += load<f32>(a + c) * load<f32>(b + c);
   return sdot;
+}
+
+/** exp4's constants (lanes splatted), loaded like K's. */
+const KE = memory.data<f32>([
+  -87.0, -87.0, -87.0, -87.0,
+  88.0, 88.0, 88.0, 88.0,
+  1.44269504, 1.44269504, 1.44269504, 1.44269504,
+  0.5, 0.5, 0.5, 0.5,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,
+  -0.00021219444, -0.00021219444, -0.00021219444, -0.00021219444,
+  0.000198756915, 0.000198756915, 0.000198756915, 0.000198756915,
+  0.0013981999507, 0.0013981999507, 0.0013981999507, 0.0013981999507,
+  0.0083334519073, 0.0083334519073, 0.0083334519073, 0.0083334519073,
+  0.041665795894, 0.041665795894, 0.041665795894, 0.041665795894,
+  0.16666665459, 0.16666665459, 0.16666665459, 0.16666665459,
+  0.50000001201, 0.50000001201, 0.50000001201, 0.50000001201,
+  1.0, 1.0, 1.0, 1.0,
+], 16);
+
+/**
+ * e^x in four lanes (Cephes expf: x = n ln2 + r, degree-6 polynomial in r; relative error ~1e-7).
+ * Below -87 (and -inf) the result is 0, never a denormal; above 88 it saturates at e^88.
+ * 2^n is built by adding 2^23 + 2^22 + 127 (n lands in the low mantissa bits) and shifting.
+ */
+@inline export function exp4(x: v128): v128 {
+  const lo = v128.load(KE, 0);
+  const tiny = f32x4.lt(x, lo);
+  const xc = f32x4.pmin(f32x4.pmax(x, lo), v128.load(KE, 16)); // pmin/pmax: one instruction each (min/max are ~8 in V8)
+  const n = f32x4.floor(f32x4.add(f32x4.mul(xc, v128.load(KE, 32)), v128.load(KE, 48)));
+  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, v128.load(KE, 64))), f32x4.mul(n, v128.load(KE, 80)));
+  let y = v128.load(KE, 96);
+  y = f32x4.add(f32x4.mul(y, r), v128.load(KE, 112));
+  y = f32x4.add(f32x4.mul(y, r), v128.load(KE, 128));
+  y = f32x4.add(f32x4.mul(y, r), v128.load(KE, 144));
+  y = f32x4.add(f32x4.mul(y, r), v128.load(KE, 160));
+  y = f32x4.add(f32x4.mul(y, r), v128.load(KE, 176));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), v128.load(KE, 192));
+  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, v128.load(K, 272)), v128.load(K, 288)), 23);
+  return v128.andnot(f32x4.mul(y, scale), tiny);
 }

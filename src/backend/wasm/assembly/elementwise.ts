@@ -1,5 +1,5 @@
 // Row-wise and element-wise ops. Ranges [s, e) are rows for row ops and elements for element ops.
-import { hsum } from './decode';
+import { exp4, hsum } from './decode';
 
 /** out[r] = gamma * (x[r] / rms(x[r])); the sum of squares accumulates in f64 as the reference does. */
 export function rms_norm(tid: i32, s: i32, e: i32, out: usize, x: usize, gamma: usize, dim: i32, eps: f64): void {
@@ -60,8 +60,16 @@ export function rope(tid: i32, s: i32, e: i32, x: usize, heads: i32, stride: i32
   return g / (1 + Mathf.exp(-g));
 }
 
+/** silu(gate) * up, four lanes at a time (vector exp: the scalar one cost ~12 ns an element). */
 export function swiglu(tid: i32, s: i32, e: i32, out: usize, gate: usize, up: usize): void {
-  for (let i = <usize>s; i < <usize>e; i++) {
+  const one = f32x4.splat(1);
+  let i = <usize>s;
+  for (; i + 4 <= <usize>e; i += 4) {
+    const o = i << 2;
+    const g = v128.load(gate + o);
+    v128.store(out + o, f32x4.mul(f32x4.div(g, f32x4.add(one, exp4(f32x4.neg(g)))), v128.load(up + o)));
+  }
+  for (; i < <usize>e; i++) {
     const o = i << 2;
     store<f32>(out + o, silu(load<f32>(gate + o)) * load<f32>(up + o));
   }
