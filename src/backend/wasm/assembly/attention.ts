@@ -46,153 +46,151 @@ export function attention(
 ): void {
   const dvBytes = <usize>dv << 2;
   const dkBytes = <usize>dk << 2;
-  {
-    const i0 = r0 / group, h0 = g * group + r0 % group;
-    const ra = r0 + 1 < r0 + nb ? r0 + 1 : r0, rb = r0 + 2 < r0 + nb ? r0 + 2 : r0, rc = r0 + 3 < r0 + nb ? r0 + 3 : r0;
-    const i1 = ra / group, h1 = g * group + ra % group;
-    const i2 = rb / group, h2 = g * group + rb % group;
-    const i3 = rc / group, h3 = g * group + rc % group;
-    const q0 = q + (<usize>(i0 * numHeads + h0) * dkBytes), q1 = q + (<usize>(i1 * numHeads + h1) * dkBytes);
-    const q2 = q + (<usize>(i2 * numHeads + h2) * dkBytes), q3 = q + (<usize>(i3 * numHeads + h3) * dkBytes);
-    const o0 = out + (<usize>(i0 * numHeads + h0) * dvBytes), o1 = out + (<usize>(i1 * numHeads + h1) * dvBytes);
-    const o2 = out + (<usize>(i2 * numHeads + h2) * dvBytes), o3 = out + (<usize>(i3 * numHeads + h3) * dvBytes);
-    const pos0 = load<i32>(qPos + (<usize>i0 << 2)), pos1 = load<i32>(qPos + (<usize>i1 << 2));
-    const pos2 = load<i32>(qPos + (<usize>i2 << 2)), pos3 = load<i32>(qPos + (<usize>i3 << 2));
-    const kb = k + (<usize>(g * dk) << 2);
-    const vb = v + (<usize>(g * dv) << 2);
-    let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
-    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
-    if (sinks) {
-      m0 = load<f32>(sinks + (<usize>h0 << 2)); m1 = load<f32>(sinks + (<usize>h1 << 2));
-      m2 = load<f32>(sinks + (<usize>h2 << 2)); m3 = load<f32>(sinks + (<usize>h3 << 2));
-      l0 = 1; l1 = 1; l2 = 1; l3 = 1;
-    }
-    memory.fill(o0, 0, dvBytes);
-    memory.fill(o1, 0, dvBytes);
-    if (R == 4) {
-      memory.fill(o2, 0, dvBytes);
-      memory.fill(o3, 0, dvBytes);
-    }
-    const s0 = sc, s1 = sc + TILE * 4, s2 = sc + 2 * TILE * 4, s3 = sc + 3 * TILE * 4;
-    for (let j0 = 0; j0 < nk; j0 += TILE) {
-      const j1 = min(nk, j0 + TILE);
-      // 1. Scores of the keys each row sees (-inf where hidden).
-      let t0: f32 = -Infinity, t1: f32 = -Infinity, t2: f32 = -Infinity, t3: f32 = -Infinity;
-      for (let j = j0; j < j1; j++) {
-        const kp = load<i32>(kPos + (<usize>j << 2));
-        const v0 = visible(kp, pos0, window), v1 = visible(kp, pos1, window);
-        const v2 = R == 4 && visible(kp, pos2, window), v3 = R == 4 && visible(kp, pos3, window);
-        const at = <usize>(j - j0) << 2;
-        let d0: f32 = -Infinity, d1: f32 = -Infinity, d2: f32 = -Infinity, d3: f32 = -Infinity;
-        if (v0 | v1 | v2 | v3) {
-          const kr = kb + (<usize>j * <usize>kStride << 2);
-          // Two accumulators per row: one per row would wait on the add latency at every step.
-          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-          let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-          const d8 = <usize>(dk & ~7) << 2;
-          const d4 = <usize>(dk & ~3) << 2;
-          let c: usize = 0;
-          for (; c < d8; c += 32) {
-            const kv = v128.load(kr + c), kw = v128.load(kr + c, 16);
-            a0 = madd(v128.load(q0 + c), kv, a0);
-            b0 = madd(v128.load(q0 + c, 16), kw, b0);
-            a1 = madd(v128.load(q1 + c), kv, a1);
-            b1 = madd(v128.load(q1 + c, 16), kw, b1);
-            if (R == 4) {
-              a2 = madd(v128.load(q2 + c), kv, a2);
-              b2 = madd(v128.load(q2 + c, 16), kw, b2);
-              a3 = madd(v128.load(q3 + c), kv, a3);
-              b3 = madd(v128.load(q3 + c, 16), kw, b3);
-            }
-          }
-          if (c < d4) {
-            const kv = v128.load(kr + c);
-            a0 = madd(v128.load(q0 + c), kv, a0);
-            a1 = madd(v128.load(q1 + c), kv, a1);
-            if (R == 4) {
-              a2 = madd(v128.load(q2 + c), kv, a2);
-              a3 = madd(v128.load(q3 + c), kv, a3);
-            }
-          }
-          a0 = f32x4.add(a0, b0);
-          a1 = f32x4.add(a1, b1);
-          if (R == 4) {
-            a2 = f32x4.add(a2, b2);
-            a3 = f32x4.add(a3, b3);
-          }
-          let e0 = hsum(a0), e1 = hsum(a1), e2 = hsum(a2), e3 = hsum(a3);
-          for (let c = d4; c < dkBytes; c += 4) {
-            const kx = load<f32>(kr + c);
-            e0 += load<f32>(q0 + c) * kx; e1 += load<f32>(q1 + c) * kx;
-            if (R == 4) { e2 += load<f32>(q2 + c) * kx; e3 += load<f32>(q3 + c) * kx; }
-          }
-          if (v0) { d0 = e0 * scale; t0 = max(t0, d0); }
-          if (v1) { d1 = e1 * scale; t1 = max(t1, d1); }
-          if (v2) { d2 = e2 * scale; t2 = max(t2, d2); }
-          if (v3) { d3 = e3 * scale; t3 = max(t3, d3); }
-        }
-        store<f32>(s0 + at, d0); store<f32>(s1 + at, d1);
-        if (R == 4) { store<f32>(s2 + at, d2); store<f32>(s3 + at, d3); }
-      }
-      if (t0 == -Infinity && t1 == -Infinity && (R == 2 || (t2 == -Infinity && t3 == -Infinity))) continue;
-      // 2. A new maximum rescales what was summed so far (rows repeating row 0 leave it alone);
-      // probabilities replace the scores.
-      if (t0 > m0) { const c = Mathf.exp(m0 - t0); l0 *= c; scaleRow(o0, dvBytes, c); m0 = t0; }
-      if (t1 > m1) { const c = Mathf.exp(m1 - t1); l1 *= c; if (nb > 1) scaleRow(o1, dvBytes, c); m1 = t1; }
-      if (t2 > m2) { const c = Mathf.exp(m2 - t2); l2 *= c; if (nb > 2) scaleRow(o2, dvBytes, c); m2 = t2; }
-      if (t3 > m3) { const c = Mathf.exp(m3 - t3); l3 *= c; if (nb > 3) scaleRow(o3, dvBytes, c); m3 = t3; }
-      const n = j1 - j0;
-      l0 += probabilities(s0, n, m0);
-      if (nb > 1) l1 += probabilities(s1, n, m1);
-      if (nb > 2) l2 += probabilities(s2, n, m2);
-      if (nb > 3) l3 += probabilities(s3, n, m3);
-      // 3. out_b += Σ_j p_bj v_j, 8 dimensions x 4 rows held in registers.
-      const vt = vb + (<usize>j0 * <usize>vStride << 2);
-      const vRow = <usize>vStride << 2;
-      const d8 = <usize>(dv & ~7) << 2;
-      let c: usize = 0;
-      for (; c < d8; c += 32) {
-        let a0 = v128.load(o0 + c), b0 = v128.load(o0 + c, 16), a1 = v128.load(o1 + c), b1 = v128.load(o1 + c, 16);
-        let a2 = v128.load(o2 + c), b2 = v128.load(o2 + c, 16), a3 = v128.load(o3 + c), b3 = v128.load(o3 + c, 16);
-        let vp = vt + c;
-        for (let t: usize = 0; t < <usize>n << 2; t += 4) {
-          const x = v128.load(vp), y = v128.load(vp, 16);
-          const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
-          a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
-          a1 = madd(p1, x, a1); b1 = madd(p1, y, b1);
-          if (R == 4) {
-            const p2 = v128.load32_splat(s2 + t), p3 = v128.load32_splat(s3 + t);
-            a2 = madd(p2, x, a2); b2 = madd(p2, y, b2);
-            a3 = madd(p3, x, a3); b3 = madd(p3, y, b3);
-          }
-          vp += vRow;
-        }
-        // Rows repeating row 0 must not overwrite it: store them first, row 0 last.
-        if (R == 4) {
-          v128.store(o3 + c, a3); v128.store(o3 + c, b3, 16);
-          v128.store(o2 + c, a2); v128.store(o2 + c, b2, 16);
-        }
-        v128.store(o1 + c, a1); v128.store(o1 + c, b1, 16);
-        v128.store(o0 + c, a0); v128.store(o0 + c, b0, 16);
-      }
-      for (; c < dvBytes; c += 4) {
-        let a0 = load<f32>(o0 + c), a1 = load<f32>(o1 + c), a2 = load<f32>(o2 + c), a3 = load<f32>(o3 + c);
-        for (let t = 0; t < n; t++) {
-          const x = load<f32>(vt + <usize>t * vRow + c);
-          const at = <usize>t << 2;
-          a0 += load<f32>(s0 + at) * x; a1 += load<f32>(s1 + at) * x;
-          if (R == 4) { a2 += load<f32>(s2 + at) * x; a3 += load<f32>(s3 + at) * x; }
-        }
-        if (R == 4) { store<f32>(o3 + c, a3); store<f32>(o2 + c, a2); }
-        store<f32>(o1 + c, a1); store<f32>(o0 + c, a0);
-      }
-    }
-    // Duplicate rows share their pointers with row 0, so scale each distinct row once.
-    scaleRow(o0, dvBytes, l0 > 0 ? 1 / l0 : 0);
-    if (nb > 1) scaleRow(o1, dvBytes, l1 > 0 ? 1 / l1 : 0);
-    if (nb > 2) scaleRow(o2, dvBytes, l2 > 0 ? 1 / l2 : 0);
-    if (nb > 3) scaleRow(o3, dvBytes, l3 > 0 ? 1 / l3 : 0);
+  const i0 = r0 / group, h0 = g * group + r0 % group;
+  const ra = r0 + 1 < r0 + nb ? r0 + 1 : r0, rb = r0 + 2 < r0 + nb ? r0 + 2 : r0, rc = r0 + 3 < r0 + nb ? r0 + 3 : r0;
+  const i1 = ra / group, h1 = g * group + ra % group;
+  const i2 = rb / group, h2 = g * group + rb % group;
+  const i3 = rc / group, h3 = g * group + rc % group;
+  const q0 = q + (<usize>(i0 * numHeads + h0) * dkBytes), q1 = q + (<usize>(i1 * numHeads + h1) * dkBytes);
+  const q2 = q + (<usize>(i2 * numHeads + h2) * dkBytes), q3 = q + (<usize>(i3 * numHeads + h3) * dkBytes);
+  const o0 = out + (<usize>(i0 * numHeads + h0) * dvBytes), o1 = out + (<usize>(i1 * numHeads + h1) * dvBytes);
+  const o2 = out + (<usize>(i2 * numHeads + h2) * dvBytes), o3 = out + (<usize>(i3 * numHeads + h3) * dvBytes);
+  const pos0 = load<i32>(qPos + (<usize>i0 << 2)), pos1 = load<i32>(qPos + (<usize>i1 << 2));
+  const pos2 = load<i32>(qPos + (<usize>i2 << 2)), pos3 = load<i32>(qPos + (<usize>i3 << 2));
+  const kb = k + (<usize>(g * dk) << 2);
+  const vb = v + (<usize>(g * dv) << 2);
+  let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
+  let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
+  if (sinks) {
+    m0 = load<f32>(sinks + (<usize>h0 << 2)); m1 = load<f32>(sinks + (<usize>h1 << 2));
+    m2 = load<f32>(sinks + (<usize>h2 << 2)); m3 = load<f32>(sinks + (<usize>h3 << 2));
+    l0 = 1; l1 = 1; l2 = 1; l3 = 1;
   }
+  memory.fill(o0, 0, dvBytes);
+  memory.fill(o1, 0, dvBytes);
+  if (R == 4) {
+    memory.fill(o2, 0, dvBytes);
+    memory.fill(o3, 0, dvBytes);
+  }
+  const s0 = sc, s1 = sc + TILE * 4, s2 = sc + 2 * TILE * 4, s3 = sc + 3 * TILE * 4;
+  for (let j0 = 0; j0 < nk; j0 += TILE) {
+    const j1 = min(nk, j0 + TILE);
+    // 1. Scores of the keys each row sees (-inf where hidden).
+    let t0: f32 = -Infinity, t1: f32 = -Infinity, t2: f32 = -Infinity, t3: f32 = -Infinity;
+    for (let j = j0; j < j1; j++) {
+      const kp = load<i32>(kPos + (<usize>j << 2));
+      const v0 = visible(kp, pos0, window), v1 = visible(kp, pos1, window);
+      const v2 = R == 4 && visible(kp, pos2, window), v3 = R == 4 && visible(kp, pos3, window);
+      const at = <usize>(j - j0) << 2;
+      let d0: f32 = -Infinity, d1: f32 = -Infinity, d2: f32 = -Infinity, d3: f32 = -Infinity;
+      if (v0 | v1 | v2 | v3) {
+        const kr = kb + (<usize>j * <usize>kStride << 2);
+        // Two accumulators per row: one per row would wait on the add latency at every step.
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+        const d8 = <usize>(dk & ~7) << 2;
+        const d4 = <usize>(dk & ~3) << 2;
+        let c: usize = 0;
+        for (; c < d8; c += 32) {
+          const kv = v128.load(kr + c), kw = v128.load(kr + c, 16);
+          a0 = madd(v128.load(q0 + c), kv, a0);
+          b0 = madd(v128.load(q0 + c, 16), kw, b0);
+          a1 = madd(v128.load(q1 + c), kv, a1);
+          b1 = madd(v128.load(q1 + c, 16), kw, b1);
+          if (R == 4) {
+            a2 = madd(v128.load(q2 + c), kv, a2);
+            b2 = madd(v128.load(q2 + c, 16), kw, b2);
+            a3 = madd(v128.load(q3 + c), kv, a3);
+            b3 = madd(v128.load(q3 + c, 16), kw, b3);
+          }
+        }
+        if (c < d4) {
+          const kv = v128.load(kr + c);
+          a0 = madd(v128.load(q0 + c), kv, a0);
+          a1 = madd(v128.load(q1 + c), kv, a1);
+          if (R == 4) {
+            a2 = madd(v128.load(q2 + c), kv, a2);
+            a3 = madd(v128.load(q3 + c), kv, a3);
+          }
+        }
+        a0 = f32x4.add(a0, b0);
+        a1 = f32x4.add(a1, b1);
+        if (R == 4) {
+          a2 = f32x4.add(a2, b2);
+          a3 = f32x4.add(a3, b3);
+        }
+        let e0 = hsum(a0), e1 = hsum(a1), e2 = hsum(a2), e3 = hsum(a3);
+        for (let c = d4; c < dkBytes; c += 4) {
+          const kx = load<f32>(kr + c);
+          e0 += load<f32>(q0 + c) * kx; e1 += load<f32>(q1 + c) * kx;
+          if (R == 4) { e2 += load<f32>(q2 + c) * kx; e3 += load<f32>(q3 + c) * kx; }
+        }
+        if (v0) { d0 = e0 * scale; t0 = max(t0, d0); }
+        if (v1) { d1 = e1 * scale; t1 = max(t1, d1); }
+        if (v2) { d2 = e2 * scale; t2 = max(t2, d2); }
+        if (v3) { d3 = e3 * scale; t3 = max(t3, d3); }
+      }
+      store<f32>(s0 + at, d0); store<f32>(s1 + at, d1);
+      if (R == 4) { store<f32>(s2 + at, d2); store<f32>(s3 + at, d3); }
+    }
+    if (t0 == -Infinity && t1 == -Infinity && (R == 2 || (t2 == -Infinity && t3 == -Infinity))) continue;
+    // 2. A new maximum rescales what was summed so far (rows repeating row 0 leave it alone);
+    // probabilities replace the scores.
+    if (t0 > m0) { const c = Mathf.exp(m0 - t0); l0 *= c; scaleRow(o0, dvBytes, c); m0 = t0; }
+    if (t1 > m1) { const c = Mathf.exp(m1 - t1); l1 *= c; if (nb > 1) scaleRow(o1, dvBytes, c); m1 = t1; }
+    if (t2 > m2) { const c = Mathf.exp(m2 - t2); l2 *= c; if (nb > 2) scaleRow(o2, dvBytes, c); m2 = t2; }
+    if (t3 > m3) { const c = Mathf.exp(m3 - t3); l3 *= c; if (nb > 3) scaleRow(o3, dvBytes, c); m3 = t3; }
+    const n = j1 - j0;
+    l0 += probabilities(s0, n, m0);
+    if (nb > 1) l1 += probabilities(s1, n, m1);
+    if (nb > 2) l2 += probabilities(s2, n, m2);
+    if (nb > 3) l3 += probabilities(s3, n, m3);
+    // 3. out_b += Σ_j p_bj v_j, 8 dimensions x 4 rows held in registers.
+    const vt = vb + (<usize>j0 * <usize>vStride << 2);
+    const vRow = <usize>vStride << 2;
+    const d8 = <usize>(dv & ~7) << 2;
+    let c: usize = 0;
+    for (; c < d8; c += 32) {
+      let a0 = v128.load(o0 + c), b0 = v128.load(o0 + c, 16), a1 = v128.load(o1 + c), b1 = v128.load(o1 + c, 16);
+      let a2 = v128.load(o2 + c), b2 = v128.load(o2 + c, 16), a3 = v128.load(o3 + c), b3 = v128.load(o3 + c, 16);
+      let vp = vt + c;
+      for (let t: usize = 0; t < <usize>n << 2; t += 4) {
+        const x = v128.load(vp), y = v128.load(vp, 16);
+        const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
+        a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
+        a1 = madd(p1, x, a1); b1 = madd(p1, y, b1);
+        if (R == 4) {
+          const p2 = v128.load32_splat(s2 + t), p3 = v128.load32_splat(s3 + t);
+          a2 = madd(p2, x, a2); b2 = madd(p2, y, b2);
+          a3 = madd(p3, x, a3); b3 = madd(p3, y, b3);
+        }
+        vp += vRow;
+      }
+      // Rows repeating row 0 must not overwrite it: store them first, row 0 last.
+      if (R == 4) {
+        v128.store(o3 + c, a3); v128.store(o3 + c, b3, 16);
+        v128.store(o2 + c, a2); v128.store(o2 + c, b2, 16);
+      }
+      v128.store(o1 + c, a1); v128.store(o1 + c, b1, 16);
+      v128.store(o0 + c, a0); v128.store(o0 + c, b0, 16);
+    }
+    for (; c < dvBytes; c += 4) {
+      let a0 = load<f32>(o0 + c), a1 = load<f32>(o1 + c), a2 = load<f32>(o2 + c), a3 = load<f32>(o3 + c);
+      for (let t = 0; t < n; t++) {
+        const x = load<f32>(vt + <usize>t * vRow + c);
+        const at = <usize>t << 2;
+        a0 += load<f32>(s0 + at) * x; a1 += load<f32>(s1 + at) * x;
+        if (R == 4) { a2 += load<f32>(s2 + at) * x; a3 += load<f32>(s3 + at) * x; }
+      }
+      if (R == 4) { store<f32>(o3 + c, a3); store<f32>(o2 + c, a2); }
+      store<f32>(o1 + c, a1); store<f32>(o0 + c, a0);
+    }
+  }
+  // Duplicate rows share their pointers with row 0, so scale each distinct row once.
+  scaleRow(o0, dvBytes, l0 > 0 ? 1 / l0 : 0);
+  if (nb > 1) scaleRow(o1, dvBytes, l1 > 0 ? 1 / l1 : 0);
+  if (nb > 2) scaleRow(o2, dvBytes, l2 > 0 ? 1 / l2 : 0);
+  if (nb > 3) scaleRow(o3, dvBytes, l3 > 0 ? 1 / l3 : 0);
 }
 
 @inline function visible(kp: i32, pos: i32, window: i32): bool {
