@@ -61,7 +61,9 @@ export function encodeFromF32(typeName: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0'
     case 'F16':
     case 'BF16': {
       const conv = typeName === 'F16' ? f32ToF16 : f32ToBf16;
-      const u16 = Uint16Array.from(values, conv);
+      // A plain loop: TypedArray.from with a map function builds a JS list first (fails past ~134M values).
+      const u16 = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) u16[i] = conv(values[i]!);
       return new Uint8Array(u16.buffer);
     }
     case 'Q8_0':

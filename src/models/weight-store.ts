@@ -110,7 +110,10 @@ export function decodeFloats(data: Uint8Array, dtype: FileDtype, onBadType: () =
     case 'F16': {
       const u16 = new Uint16Array(data.slice().buffer);
       const dec = dtype === 'BF16' ? bf16ToF32 : f16ToF32;
-      return Float32Array.from(u16, dec);
+      // A plain loop: TypedArray.from with a map function builds a JS list first (fails past ~134M values).
+      const out = new Float32Array(u16.length);
+      for (let i = 0; i < u16.length; i++) out[i] = dec(u16[i]!);
+      return out;
     }
     case 'F64':
       return Float32Array.from(new Float64Array(data.slice().buffer));
