@@ -42,7 +42,9 @@ if (!OUT_TYPES.includes(values.type as OutType)) throw new Error(`--type must be
 const target = positionals[0] ?? join('test', 'fixtures', 'models', 'qwen3-dense');
 const tmp = mkdtempSync(join(tmpdir(), 'owl-bench-'));
 let file = target;
+let typeLabel = 'as stored in the file';
 if (existsSync(target) && statSync(target).isDirectory()) {
+  typeLabel = values.type;
   file = join(tmp, 'model.gguf');
   convertToGguf(target, file, { type: values.type as OutType });
 }
@@ -94,7 +96,7 @@ const row = (name: string, t: Array<[number, number]>) => {
   console.log(`${name.padEnd(24)} prefill ${pre.toFixed(1).padStart(9)} tok/s   decode ${dec.toFixed(1).padStart(9)} tok/s`);
   return [pre, dec] as const;
 };
-console.log(`${file} (${owl.spec.name}, ${values.type}), ${threads} thread(s), prompt ${P}, ${G} decode steps, ${rounds} alternating rounds (medians)`);
+console.log(`${file} (${owl.spec.name}, ${typeLabel}), ${threads} thread(s), prompt ${P}, ${G} decode steps, ${rounds} alternating rounds (medians)`);
 const [op, od] = row(`Owl (${values.backend})`, owlT);
 const [lp, ld] = row('llama.cpp', cppT);
 console.log(`Owl / llama.cpp          prefill ${(op / lp).toFixed(3)}x          decode ${(od / ld).toFixed(3)}x`);
