@@ -14,11 +14,8 @@ import { MemoryTensorSource } from '../src/index.js';
 import { SafetensorsError } from '../src/weights/safetensors.js';
 import { TensorFiles } from '../src/node/tensor-files.js';
 import { FIXTURES, ROOT } from './helpers.js';
+import { SKIP, launchChromium, watchPage } from './browser-helpers.js';
 
-const CHROMIUM = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (p): p is string => !!p && existsSync(p),
-);
-const SKIP = CHROMIUM ? false : 'Chromium not found: install it with `apt-get install -y chromium` (or set CHROMIUM_PATH)';
 
 /** The fixture README's logits tolerance for qwen3-dense. */
 const ATOL = 5e-4;
@@ -130,27 +127,14 @@ test('server: GET files under the repository only', async () => {
 test('browser: qwen3-dense on the ref and wasm (Web Worker) backends matches the reference logits in headless Chromium', { skip: SKIP, timeout: 60_000 }, async (t) => {
   const entry = join(ROOT, 'dist', 'src', 'index.js');
   assert.ok(existsSync(entry), `${entry} is missing: build first (npm run build)`);
-  const { chromium } = await import('playwright-core');
   const failures: string[] = [];
   const server = await serveRoot(failures);
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const started = performance.now();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM!,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    const errors: string[] = [];
-    const outside: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(origin + '/')) return route.continue();
-      outside.push(url);
-      return route.abort();
-    });
+    const { errors, outside } = await watchPage(page, (url) => url.startsWith(origin + '/'));
     const launched = performance.now();
     await page.goto(`${origin}/test/browser/engine.html`);
     await page.waitForFunction(() => (window as unknown as { owlResult?: unknown }).owlResult !== undefined, null, { timeout: 45_000 });

@@ -14,11 +14,8 @@ import { readConfigFile } from '../src/node/config-file.js';
 import { analyzeModel, checkClaims, claimsEntryFor } from '../src/analysis/index.js';
 import { chartData, renderHtml, type ComparedModel } from '../src/report/index.js';
 import { FIXTURES } from './helpers.js';
+import { SKIP, launchChromium, watchPage } from './browser-helpers.js';
 
-const CHROMIUM = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (p): p is string => !!p && existsSync(p),
-);
-const SKIP = CHROMIUM ? false : 'Chromium not found: install it with `apt-get install -y chromium` (or set CHROMIUM_PATH)';
 
 function report(): { file: string; models: ComparedModel[] } {
   const specs = [...FLAGSHIPS.map((n) => presetSpec(findPreset(n)!)), readConfigFile(join(FIXTURES, 'models/qwen3-dense'))];
@@ -43,24 +40,11 @@ interface Rendered {
 }
 
 test('HTML report: three charts render with data in headless Chromium, offline', { skip: SKIP }, async () => {
-  const { chromium } = await import('playwright-core');
   const { file, models } = report();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM!,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith('file:')) return route.continue();
-      requests.push(url);
-      return route.abort();
-    });
+    const { errors, outside: requests } = await watchPage(page, (url) => url.startsWith('file:'));
     await page.goto(pathToFileURL(file).href);
     const charts = (await page.evaluate(() => {
       const C = (window as unknown as { Chart: { instances: Record<string, any> } }).Chart;
