@@ -162,17 +162,11 @@ export class WasmBackend implements Backend {
     const { rows, cols, format } = w;
     if (format in GGML_CODE) return this.matmulGgml(out, x, w, n);
     if (!hasKernels(format)) return this.ref.matmul(out, x, w, n);
-    const p = this.place(w);
-    need(x, n * cols, 'matmul x');
-    need(out, n * rows, 'matmul out');
-    if (n === 0 || rows === 0) return;
-    const a = this.arenas[p.arena]!;
-    a.beginOp();
-    const xp = this.input(a, x, n * cols);
-    const op = this.output(a, out, n * rows, false);
+    const m = this.beginMatmul(out, x, w, n);
+    if (!m) return;
+    const { a, p, xp, op, parallel } = m;
     const [br, bc] = w.block ?? [1, 1];
     const args = this.pool.args;
-    const parallel = n * rows * cols >= this.minParallelWork;
     if (n === 1) {
       const xin = this.permuted(a, format, xp, cols, bc);
       args.set([op, xin, p.data, cols, p.scales, br, bc]);
@@ -306,16 +300,10 @@ export class WasmBackend implements Backend {
   /** ggml block formats (assembly/ggml.ts): blocks decoded in registers (n = 1) or per row block (n > 1). */
   private matmulGgml(out: Float32Array, x: Float32Array, w: Weight, n: number): void {
     const { rows, cols } = w;
-    const p = this.place(w);
-    need(x, n * cols, 'matmul x');
-    need(out, n * rows, 'matmul out');
-    if (n === 0 || rows === 0) return;
-    const a = this.arenas[p.arena]!;
-    a.beginOp();
-    const xp = this.input(a, x, n * cols);
-    const op = this.output(a, out, n * rows, false);
+    const m = this.beginMatmul(out, x, w, n);
+    if (!m) return;
+    const { a, p, xp, op, parallel } = m;
     const code = GGML_CODE[w.format as GgmlBlockFormat];
-    const parallel = n * rows * cols >= this.minParallelWork;
     if (n === 1) {
       // K-quants' min terms need Σx per 32 columns: computed once here, not per row.
       const xs = w.format === 'q4_k' || w.format === 'q5_k' ? a.stage(cols / 8) : 0;
@@ -331,6 +319,20 @@ export class WasmBackend implements Backend {
   }
 
   // ---- plumbing ----
+
+  /** Shared start of every matmul: check sizes, place x and out in the weight's arena; null when there is nothing to do. */
+  private beginMatmul(out: Float32Array, x: Float32Array, w: Weight, n: number) {
+    const { rows, cols } = w;
+    const p = this.place(w);
+    need(x, n * cols, 'matmul x');
+    need(out, n * rows, 'matmul out');
+    if (n === 0 || rows === 0) return null;
+    const a = this.arenas[p.arena]!;
+    a.beginOp();
+    const xp = this.input(a, x, n * cols);
+    const op = this.output(a, out, n * rows, false);
+    return { a, p, xp, op, parallel: n * rows * cols >= this.minParallelWork };
+  }
 
   private elementwise(op: number, out: Float32Array, x: Float32Array, y: Float32Array, len: number, extra: number[]): void {
     need(x, len, 'input');
