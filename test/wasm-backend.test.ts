@@ -93,12 +93,14 @@ function matmulMagnitude(x: Float32Array, w: Weight, n: number): Float64Array {
 
 const FORMATS: WeightFormat[] = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'mxfp4'];
 
-for (const threads of [1, 2]) {
-  describe(`wasm backend, ${threads} thread(s)`, () => {
+// Both kernel builds: relaxed SIMD (fused multiply-add, the default where the runtime has it) and baseline SIMD128.
+for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const) {
+  describe(`wasm backend, ${threads} thread(s), ${relaxedSimd ? 'relaxed SIMD' : 'baseline SIMD128'}`, () => {
     let b: WasmBackend;
     before(async () => {
       // Every op split across the threads, however small (the default keeps small ops on one thread).
-      b = await WasmBackend.create({ threads, minParallelWork: 1 });
+      b = await WasmBackend.create({ threads, relaxedSimd, minParallelWork: 1 });
+      assert.equal(b.relaxedSimd, relaxedSimd, 'the kernel build asked for');
     });
     after(async () => {
       await b.dispose();

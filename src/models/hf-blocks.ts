@@ -39,13 +39,10 @@ export function buildDecoder(spec: ModelSpec, store: WeightStore, backend: Backe
 /** `{prefix}.{gate,up,down}_proj.weight` as a GatedMlp with the spec's activation. */
 export function loadGatedMlp(spec: ModelSpec, store: WeightStore, backend: Backend, prefix: string, inter: number): MlpBlock {
   const hidden = spec.hiddenSize;
+  const { parts, fused } = store.stack([`${prefix}.gate_proj.weight`, `${prefix}.up_proj.weight`], [inter, inter], hidden);
   return new GatedMlp(
     backend,
-    {
-      gate: store.matrix(`${prefix}.gate_proj.weight`, inter, hidden),
-      up: store.matrix(`${prefix}.up_proj.weight`, inter, hidden),
-      down: store.matrix(`${prefix}.down_proj.weight`, hidden, inter),
-    },
+    { gate: parts[0]!, up: parts[1]!, gateUp: fused, down: store.matrix(`${prefix}.down_proj.weight`, hidden, inter) },
     spec.activation,
   );
 }
@@ -57,12 +54,14 @@ export function loadGqaAttention(spec: ModelSpec, store: WeightStore, backend: B
   const q = a.numHeads * a.headDim;
   const kv = a.numKvHeads * a.headDim;
   const opt = (present: boolean, name: string, len: number) => (present ? store.vector(`${prefix}.${name}`, len) : undefined);
+  const qkv = store.stack(['q', 'k', 'v'].map((x) => `${prefix}.${x}_proj.weight`), [q, kv, kv], hidden);
   return new GqaAttention(
     backend,
     {
-      q: store.matrix(`${prefix}.q_proj.weight`, q, hidden),
-      k: store.matrix(`${prefix}.k_proj.weight`, kv, hidden),
-      v: store.matrix(`${prefix}.v_proj.weight`, kv, hidden),
+      q: qkv.parts[0]!,
+      k: qkv.parts[1]!,
+      v: qkv.parts[2]!,
+      qkv: qkv.fused,
       o: store.matrix(`${prefix}.o_proj.weight`, hidden, q),
       qBias: opt(a.qkvBias, 'q_proj.bias', q),
       kBias: opt(a.qkvBias, 'k_proj.bias', kv),

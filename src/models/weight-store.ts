@@ -63,6 +63,40 @@ export class WeightStore {
   }
 
   /**
+   * Matrices [rows[i], cols] applied to the same input (q/k/v, gate/up), read back to back into one
+   * allocation: `parts` are views of `fused` [Σ rows, cols], so a decode step runs one matvec for all
+   * of them at no extra memory. `fused` is absent where the parts cannot share one weight (different
+   * formats, or FP8 scale blocks that straddle two parts); the parts are then read on their own.
+   */
+  stack(names: string[], rows: number[], cols: number): { parts: Weight[]; fused?: Weight } {
+    const infos = names.map((n) => {
+      if (!this.source.has(n)) this.fail(n, 'missing from the checkpoint');
+      return this.source.info(n);
+    });
+    const first = infos[0]!;
+    const block = this.quant.kind === 'fp8' ? this.quant.blockSize : null;
+    const same = infos.every((i) => i.dtype === first.dtype && i.format === first.format);
+    const aligned = first.dtype !== 'F8_E4M3' || (block !== null && rows.every((r) => r % block[0] === 0));
+    if (!same || !aligned || names.length < 2) return { parts: names.map((n, i) => this.matrix(n, rows[i]!, cols)) };
+    const all = this.backend.allocWeightBytes(infos.reduce((a, i) => a + i.byteLength, 0));
+    let at = 0;
+    const parts = names.map((name, i) => {
+      const info = this.info(name);
+      if (info.shape.length !== 2 || info.shape[0] !== rows[i] || info.shape[1] !== cols)
+        this.fail(name, `expected shape [${rows[i]}, ${cols}], found [${info.shape.join(', ')}]`);
+      const data = this.source.read(name, all.subarray(at, at + info.byteLength));
+      at += info.byteLength;
+      return this.asWeight(name, data, info.dtype, rows[i]!, cols, info.format);
+    });
+    const fused: Weight = { format: parts[0]!.format, rows: rows.reduce((a, b) => a + b, 0), cols, data: all };
+    if (block && first.dtype === 'F8_E4M3') {
+      fused.block = block;
+      fused.scales = concatF32(parts.map((p) => p.scales as Float32Array));
+    }
+    return { parts, fused: this.backend.prepareWeight(fused) };
+  }
+
+  /**
    * Wrap bytes of a known dtype as a Weight, attaching FP8 block scales from `${name}_scale_inv`;
    * `packed`: the bytes are ggml blocks of that format (TensorInfo.format), kept as they are.
    */
@@ -99,6 +133,16 @@ export class WeightStore {
   unused(): string[] {
     return [...this.source.tensors.keys()].filter((n) => !this.used.has(n));
   }
+}
+
+function concatF32(arrays: Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of arrays) {
+    out.set(x, at);
+    at += x.length;
+  }
+  return out;
 }
 
 /** Float bytes of any supported float dtype -> new f32 array. */

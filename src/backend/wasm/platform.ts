@@ -16,7 +16,8 @@ export interface KernelThread {
 
 export interface WasmPlatform {
   cores(): number;
-  loadKernels(): Promise<Kernels>;
+  /** The kernel module: the relaxed-SIMD build where `relaxed` allows it and the runtime accepts it. */
+  loadKernels(relaxed: boolean): Promise<Kernels>;
   spawn(): KernelThread;
 }
 
@@ -24,13 +25,15 @@ export interface WasmPlatform {
 export const KERNELS_URL = new URL('./kernels.wasm', import.meta.url);
 export const KERNELS_RELAXED_URL = new URL('./kernels-relaxed.wasm', import.meta.url);
 
-/** The relaxed-SIMD build where this runtime accepts it, else the baseline one. */
-export async function compileKernels(read: (url: URL) => Promise<BufferSource>): Promise<Kernels> {
-  try {
-    const bytes = await read(KERNELS_RELAXED_URL);
-    if (WebAssembly.validate(bytes)) return { module: await WebAssembly.compile(bytes), relaxed: true };
-  } catch {
-    // No relaxed build next to the baseline one: fall through.
+/** The relaxed-SIMD build where `relaxed` is set and this runtime accepts it, else the baseline one. */
+export async function compileKernels(read: (url: URL) => Promise<BufferSource>, relaxed: boolean): Promise<Kernels> {
+  if (relaxed) {
+    try {
+      const bytes = await read(KERNELS_RELAXED_URL);
+      if (WebAssembly.validate(bytes)) return { module: await WebAssembly.compile(bytes), relaxed: true };
+    } catch {
+      // No relaxed build next to the baseline one: fall through.
+    }
   }
   return { module: await WebAssembly.compile(await read(KERNELS_URL)), relaxed: false };
 }
@@ -43,12 +46,12 @@ export interface Kernels {
 
 const browserPlatform: WasmPlatform = {
   cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
-  loadKernels: () =>
+  loadKernels: (relaxed) =>
     compileKernels(async (url) => {
       const res = await fetch(url);
       if (!res.ok) throw new Error(`cannot load ${url.href}: HTTP ${res.status}`);
       return res.arrayBuffer();
-    }),
+    }, relaxed),
   spawn() {
     const w = new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module' });
     return {

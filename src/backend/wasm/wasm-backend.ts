@@ -28,6 +28,11 @@ export interface WasmBackendOptions {
   spin?: number;
   /** Ops with less work (multiply-adds or elements) run on the calling thread alone (default 262144; tests use 1). */
   minParallelWork?: number;
+  /**
+   * Use the relaxed-SIMD kernels (fused multiply-add; last bits may differ by machine) where the
+   * runtime has them (default true; false forces the baseline SIMD128 build).
+   */
+  relaxedSimd?: boolean;
   /** Where kernels and workers come from (default: this runtime's, Node or browser). */
   platform?: WasmPlatform;
 }
@@ -95,7 +100,7 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(spin) || spin < 0) throw new OwlError(`wasm backend: spin must be a non-negative integer, got ${spin}`);
     const minWork = opts.minParallelWork ?? PARALLEL_MIN;
     if (!(minWork >= 0)) throw new OwlError(`wasm backend: minParallelWork must be >= 0, got ${minWork}`);
-    const { module, relaxed } = await platform.loadKernels();
+    const { module, relaxed } = await platform.loadKernels(opts.relaxedSimd ?? true);
     const b = new WasmBackend(module, threads, Math.min(cap, ARENA_MAX_BYTES), relaxed, minWork);
     b.newArena();
     b.pool = await ThreadPool.start(platform, threads, spin, module, [b.arenas[0]!.memory]);

@@ -17,6 +17,8 @@ export interface GqaWeights {
   q: Weight;
   k: Weight;
   v: Weight;
+  /** q, k and v stacked (their data are views of it): one matvec per decode step. */
+  qkv?: Weight;
   o: Weight;
   qBias?: Float32Array;
   kBias?: Float32Array;
@@ -59,12 +61,18 @@ export class GqaAttention implements AttentionBlock {
     const { numHeads, numKvHeads, headDim } = this.opt.spec;
     const { w } = this;
     // 1. Projections
-    const q = b.alloc(n * numHeads * headDim);
-    const k = b.alloc(n * numKvHeads * headDim);
-    const v = b.alloc(n * numKvHeads * headDim);
-    b.matmul(q, x, w.q, n);
-    b.matmul(k, x, w.k, n);
-    b.matmul(v, x, w.v, n);
+    const qLen = numHeads * headDim;
+    const kvLen = numKvHeads * headDim;
+    const qkv = n === 1 && w.qkv ? b.alloc(qLen + 2 * kvLen) : null;
+    const q = qkv ? qkv.subarray(0, qLen) : b.alloc(n * qLen);
+    const k = qkv ? qkv.subarray(qLen, qLen + kvLen) : b.alloc(n * kvLen);
+    const v = qkv ? qkv.subarray(qLen + kvLen) : b.alloc(n * kvLen);
+    if (qkv) b.matmul(qkv, x, w.qkv!, 1);
+    else {
+      b.matmul(q, x, w.q, n);
+      b.matmul(k, x, w.k, n);
+      b.matmul(v, x, w.v, n);
+    }
     if (w.qBias) b.addBias(q, w.qBias, n);
     if (w.kBias) b.addBias(k, w.kBias, n);
     if (w.vBias) b.addBias(v, w.vBias, n);
@@ -85,6 +93,6 @@ export class GqaAttention implements AttentionBlock {
     // 4. Output projection
     b.matmul(out, attn, w.o, n);
     if (w.oBias) b.addBias(out, w.oBias, n);
-    for (const buf of [q, k, v, attn]) b.free(buf);
+    for (const buf of qkv ? [qkv, attn] : [q, k, v, attn]) b.free(buf);
   }
 }

@@ -11,6 +11,8 @@ export interface MlpBlock {
 export interface GatedMlpWeights {
   gate: Weight; // [inter, hidden]
   up: Weight; // [inter, hidden]
+  /** gate and up stacked [2 inter, hidden] (their data are views of it): one matvec per decode step. */
+  gateUp?: Weight;
   down: Weight; // [hidden, inter]
   gateBias?: Float32Array;
   upBias?: Float32Array;
@@ -27,17 +29,21 @@ export class GatedMlp implements MlpBlock {
   forward(x: Float32Array, out: Float32Array, n: number): void {
     const b = this.backend;
     const inter = this.w.gate.rows;
-    const gate = b.alloc(n * inter);
-    const up = b.alloc(n * inter);
-    b.matmul(gate, x, this.w.gate, n);
-    b.matmul(up, x, this.w.up, n);
+    // One token: gate and up from one stacked matvec (an op less, and one longer stream of weights).
+    const both = n === 1 && this.w.gateUp ? b.alloc(2 * inter) : null;
+    const gate = both ? both.subarray(0, inter) : b.alloc(n * inter);
+    const up = both ? both.subarray(inter) : b.alloc(n * inter);
+    if (both) b.matmul(both, x, this.w.gateUp!, 1);
+    else {
+      b.matmul(gate, x, this.w.gate, n);
+      b.matmul(up, x, this.w.up, n);
+    }
     if (this.w.gateBias) b.addBias(gate, this.w.gateBias, n);
     if (this.w.upBias) b.addBias(up, this.w.upBias, n);
     if (this.activation.kind === 'swiglu') b.swiglu(gate, gate, up, n * inter);
     else b.swigluClamped(gate, gate, up, n * inter, this.activation.limit, this.activation.alpha);
     b.matmul(out, gate, this.w.down, n);
     if (this.w.downBias) b.addBias(out, this.w.downBias, n);
-    b.free(gate);
-    b.free(up);
+    for (const buf of both ? [both] : [gate, up]) b.free(buf);
   }
 }
