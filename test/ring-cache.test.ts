@@ -18,6 +18,37 @@ function rows(positions: number[]) {
   };
 }
 
+test('FullCache, head-major: each head reads its own keys and values at every position, across growth and truncation', () => {
+  const heads = 3, dk = 2, dv = 1;
+  const cache = new FullCache(new RefBackend(), heads * dk, heads * dv, heads);
+  // Key of position p, head h, element e = p * 100 + h * 10 + e; value = -(p * 100 + h * 10).
+  const make = (positions: number[]) => ({
+    k: Float32Array.from({ length: positions.length * heads * dk }, (_, i) => positions[Math.floor(i / (heads * dk))]! * 100 + Math.floor((i % (heads * dk)) / dk) * 10 + (i % dk)),
+    v: Float32Array.from({ length: positions.length * heads * dv }, (_, i) => -(positions[Math.floor(i / heads)]! * 100 + (i % heads) * 10)),
+    pos: Int32Array.from(positions),
+  });
+  let next = 0;
+  for (const chunk of [5, 1, 20, 1, -10, 7, 40]) {
+    if (chunk < 0) {
+      cache.truncate(next + chunk);
+      next += chunk;
+      continue;
+    }
+    const positions = Array.from({ length: chunk }, (_, i) => next + i);
+    const r = make(positions);
+    const view = cache.append(r.k, r.v, chunk, r.pos);
+    next += chunk;
+    assert.equal(view.nk, next);
+    for (let j = 0; j < next; j++)
+      for (let h = 0; h < heads; h++) {
+        const p = view.kPos[j]!;
+        assert.equal(p, j);
+        for (let e = 0; e < dk; e++) assert.equal(view.k[j * view.kStride + h * view.kHeadStride! + e], p * 100 + h * 10 + e, `key ${j} head ${h}`);
+        assert.equal(view.v[j * view.vStride + h * view.vHeadStride!], -(p * 100 + h * 10), `value ${j} head ${h}`);
+      }
+  }
+});
+
 test('RingCache: keeps the last window positions, in constant memory, whatever the chunking', () => {
   const window = 4;
   const ring = new RingCache(new RefBackend(), 2, 1, window);

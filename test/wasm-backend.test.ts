@@ -200,15 +200,17 @@ for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const
       }
     });
 
-    it('attention: causal, windowed, sinks, GQA, MLA-style aliased values, more keys than a tile', () => {
+    it('attention: causal, windowed, sinks, GQA, MLA-style aliased values, head-major caches, more keys than a tile', () => {
       const r = rng(50 + threads);
-      type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[] };
+      type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[]; headMajor?: boolean };
       const cases: Case[] = [
         { nq: 3, nk: 7, H: 4, KV: 2, dk: 8, dv: 8, window: null, sinks: false },
         { nq: 5, nk: 9, H: 4, KV: 1, dk: 5, dv: 3, window: 3, sinks: true },
         { nq: 2, nk: 6, H: 3, KV: 3, dk: 4, dv: 6, window: null, sinks: false, qPos: [-1, 2] },
         { nq: 1, nk: 300, H: 8, KV: 2, dk: 64, dv: 64, window: 100, sinks: true },
         { nq: 4, nk: 150, H: 16, KV: 1, dk: 36, dv: 32, window: null, sinks: false, mla: true },
+        { nq: 1, nk: 71, H: 8, KV: 4, dk: 20, dv: 12, window: null, sinks: false, headMajor: true },
+        { nq: 3, nk: 130, H: 6, KV: 3, dk: 32, dv: 32, window: 50, sinks: true, headMajor: true },
       ];
       for (const c of cases) {
         const { nq, nk, H, KV, dk, dv } = c;
@@ -228,11 +230,29 @@ for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const
           v = randoms(r, nk * KV * dv);
         }
         const sinks = c.sinks ? randoms(r, H, 2) : null;
+        let kHeadStride: number | undefined, vHeadStride: number | undefined;
+        const rowMajor = { k, v };
+        if (c.headMajor) {
+          // [head][capacity][d] with spare capacity, as FullCache keeps it.
+          const cap = nk + 5;
+          const byHead = (x: Float32Array, d: number) => {
+            const y = new Float32Array(KV * cap * d);
+            for (let j = 0; j < nk; j++) for (let g = 0; g < KV; g++) y.set(x.subarray((j * KV + g) * d, (j * KV + g + 1) * d), (g * cap + j) * d);
+            return y;
+          };
+          [k, v] = [byHead(k, dk), byHead(v, dv)];
+          [kStride, vStride, kHeadStride, vHeadStride] = [dk, dv, cap * dk, cap * dv];
+        }
         const args = (out: Float32Array): AttentionArgs => ({
-          q, k, v, kStride, vStride, out, nq, nk, numHeads: H, numKvHeads: KV, dk, dv, scale: 1 / Math.sqrt(dk), qPos, kPos, window: c.window, sinks,
+          q, k, v, kStride, vStride, kHeadStride, vHeadStride, out, nq, nk, numHeads: H, numKvHeads: KV, dk, dv, scale: 1 / Math.sqrt(dk), qPos, kPos, window: c.window, sinks,
         });
         const want = new Float32Array(nq * H * dv);
         ref.attention(args(want));
+        if (c.headMajor) {
+          const rowWant = new Float32Array(want.length);
+          ref.attention({ ...args(rowWant), ...rowMajor, kStride: undefined, vStride: undefined, kHeadStride: undefined, vHeadStride: undefined });
+          assert.deepEqual(want, rowWant, 'the reference reads head-major and row-major caches alike');
+        }
         const got = b.alloc(nq * H * dv);
         got.fill(123); // must be fully overwritten
         b.attention(args(got));

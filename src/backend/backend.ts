@@ -34,14 +34,22 @@ export interface RopeArgs {
 export interface AttentionArgs {
   /** [nq, numHeads, dk] */
   q: Float32Array;
-  /** Row j (at j * kStride) holds the key at absolute position kPos[j]: numKvHeads × dk values. */
+  /** Head g's key at absolute position kPos[j] starts at j * kStride + g * kHeadStride. */
   k: Float32Array;
-  /** Row j (at j * vStride) holds numKvHeads × dv values. May alias k (MLA: v is the latent prefix of k). */
+  /** Head g's value j starts at j * vStride + g * vHeadStride. May alias k (MLA: v is the latent prefix of k). */
   v: Float32Array;
   /** Elements between consecutive key rows; numKvHeads * dk when omitted. */
   kStride?: number;
   /** Elements between consecutive value rows; numKvHeads * dv when omitted. */
   vStride?: number;
+  /**
+   * Elements from kv head g's keys to head g+1's (dk when omitted: heads side by side in a row). A
+   * head-major cache ([head][position][dk], kStride dk) sets it to its capacity × dk, so one head's
+   * keys are contiguous (rows of all heads are a page apart at 8 heads × 128 dims of f32).
+   */
+  kHeadStride?: number;
+  /** The same for values (dv when omitted). */
+  vHeadStride?: number;
   /** [nq, numHeads, dv] */
   out: Float32Array;
   nq: number;

@@ -80,6 +80,8 @@ export class RefBackend implements Backend {
     const group = numHeads / numKvHeads;
     const kStride = args.kStride ?? numKvHeads * dk;
     const vStride = args.vStride ?? numKvHeads * dv;
+    const kHead = args.kHeadStride ?? dk;
+    const vHead = args.vHeadStride ?? dv;
     const scores = new Float64Array(nk);
     for (let i = 0; i < nq; i++) {
       for (let h = 0; h < numHeads; h++) {
@@ -92,7 +94,7 @@ export class RefBackend implements Backend {
             scores[j] = -Infinity;
             continue;
           }
-          const ko = j * kStride + kvh * dk;
+          const ko = j * kStride + kvh * kHead;
           let s = 0;
           for (let d = 0; d < dk; d++) s += q[qo + d]! * k[ko + d]!;
           scores[j] = s * scale;
@@ -107,7 +109,7 @@ export class RefBackend implements Backend {
         const oo = (i * numHeads + h) * dv;
         for (let d = 0; d < dv; d++) {
           let acc = 0;
-          for (let j = 0; j < nk; j++) if (scores[j]! !== 0) acc += scores[j]! * v[j * vStride + kvh * dv + d]!;
+          for (let j = 0; j < nk; j++) if (scores[j]! !== 0) acc += scores[j]! * v[j * vStride + kvh * vHead + d]!;
           out[oo + d] = denom > 0 ? acc / denom : 0;
         }
       }

@@ -37,7 +37,7 @@ export const NEXT = 9;
 const CHUNKS_PER_THREAD = 8;
 /** Float64 arguments start at this byte offset. */
 export const ARGS_BYTE = 64;
-export const MAX_ARGS = 20;
+export const MAX_ARGS = 22;
 export const CONTROL_BYTES = ARGS_BYTE + MAX_ARGS * 8;
 
 export type Kernel = (tid: number, start: number, end: number, ...args: number[]) => void;
@@ -56,8 +56,13 @@ export function runShare(kernel: Kernel, tid: number, ctrl: Int32Array, a: Float
   for (let i = Atomics.add(ctrl, NEXT, 1); i < chunks; i = Atomics.add(ctrl, NEXT, 1)) {
     const s = chunkStart(total, grain, i, chunks);
     const e = chunkStart(total, grain, i + 1, chunks);
-    if (s < e) kernel(tid, s, e, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!);
+    if (s < e) callKernel(kernel, tid, s, e, a);
   }
+}
+
+/** kernel(tid, start, end, ...the MAX_ARGS arguments); extra arguments are ignored by wasm. */
+export function callKernel(kernel: Kernel, tid: number, start: number, end: number, a: Float64Array): void {
+  kernel(tid, start, end, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!);
 }
 
 /** Imports every kernel instance needs besides its arena's memory. */

@@ -3,7 +3,7 @@
  * of each op like the workers (a worker woken late leaves its chunks to the caller); the workers block in Atomics.wait between ops (never spin: with two cores a
  * spinning waiter steals the core the other thread needs).
  */
-import { ARENA, ARGS_BYTE, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT } from './control.js';
+import { ARENA, ARGS_BYTE, callKernel, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT } from './control.js';
 import type { KernelThread, WasmPlatform } from './platform.js';
 
 export class ThreadPool {
@@ -68,7 +68,7 @@ export class ThreadPool {
     const c = this.ctrl;
     const a = this.args;
     if (!parallel || this.size === 1 || this.closed) {
-      kernel(0, 0, total, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!);
+      callKernel(kernel, 0, 0, total, a);
       return;
     }
     c[OPCODE] = op;

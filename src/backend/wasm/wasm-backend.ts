@@ -239,8 +239,10 @@ export class WasmBackend implements Backend {
     if (numKvHeads < 1 || numHeads % numKvHeads !== 0) throw new RangeError(`attention: ${numHeads} heads cannot share ${numKvHeads} kv heads`);
     const kStride = args.kStride ?? numKvHeads * dk;
     const vStride = args.vStride ?? numKvHeads * dv;
-    const kLen = nk === 0 ? 0 : (nk - 1) * kStride + numKvHeads * dk;
-    const vLen = nk === 0 ? 0 : (nk - 1) * vStride + numKvHeads * dv;
+    const kHead = args.kHeadStride ?? dk;
+    const vHead = args.vHeadStride ?? dv;
+    const kLen = nk === 0 ? 0 : (nk - 1) * kStride + (numKvHeads - 1) * kHead + dk;
+    const vLen = nk === 0 ? 0 : (nk - 1) * vStride + (numKvHeads - 1) * vHead + dv;
     need(q, nq * numHeads * dk, 'attention q');
     need(out, nq * numHeads * dv, 'attention out');
     need(k, kLen, 'attention k');
@@ -255,6 +257,7 @@ export class WasmBackend implements Backend {
       this.input(a, q, nq * numHeads * dk), this.input(a, k, kLen), this.input(a, v, vLen), this.output(a, out, nq * numHeads * dv, false),
       nk, numHeads, numHeads / numKvHeads, dk, dv, kStride, vStride, scale,
       this.input(a, qPos, nq), this.input(a, kPos, nk), window ?? -1, sinks ? this.input(a, sinks, numHeads) : 0, sc.base, sc.stride, nq,
+      kHead, vHead,
     ]);
     const items = (a.exports.attention_items as Fn)(nq, numKvHeads, numHeads / numKvHeads);
     this.run(a, OP.attention, items, 1, nq * numHeads * nk * (dk + dv) >= this.minParallelWork);

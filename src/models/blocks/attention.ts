@@ -52,7 +52,7 @@ export class GqaAttention implements AttentionBlock {
     const { numKvHeads, headDim } = this.opt.spec;
     const width = numKvHeads * headDim;
     return this.opt.window === null
-      ? new FullCache(this.backend, width, width)
+      ? new FullCache(this.backend, width, width, numKvHeads)
       : new RingCache(this.backend, width, width, this.opt.window);
   }
 
@@ -87,7 +87,7 @@ export class GqaAttention implements AttentionBlock {
     const attn = b.alloc(n * numHeads * headDim);
     b.attention({
       q, k: kv.k, v: kv.v, out: attn, nq: n, nk: kv.nk, numHeads, numKvHeads, dk: headDim, dv: headDim,
-      kStride: kv.kStride, vStride: kv.vStride, scale: this.scale, qPos: positions, kPos: kv.kPos,
+      kStride: kv.kStride, vStride: kv.vStride, kHeadStride: kv.kHeadStride, vHeadStride: kv.vHeadStride, scale: this.scale, qPos: positions, kPos: kv.kPos,
       window: this.opt.window, sinks: w.sinks ?? null,
     });
     // 4. Output projection

@@ -13,6 +13,9 @@ export interface KvView {
   nk: number;
   kStride: number;
   vStride: number;
+  /** Elements from one kv head to the next (AttentionArgs.kHeadStride; omitted: side by side in a row). */
+  kHeadStride?: number;
+  vHeadStride?: number;
 }
 
 export interface LayerCache {
@@ -30,7 +33,11 @@ export interface LayerCache {
   bytesPerToken(): number;
 }
 
-/** Every position; grows by doubling. With vWidth 0, the view's v aliases k (MLA latent). */
+/**
+ * Every position; grows by doubling. With vWidth 0, the view's v aliases k (MLA latent). With
+ * `heads` > 1 the storage is head-major, [head][position][width / heads]: attention then walks one
+ * head's keys contiguously, where position-major rows of all heads would put each key on its own page.
+ */
 export class FullCache implements LayerCache {
   private cap = 0;
   private k = new Float32Array(0);
@@ -42,15 +49,19 @@ export class FullCache implements LayerCache {
     private readonly backend: Backend,
     readonly kWidth: number,
     readonly vWidth: number,
-  ) {}
+    readonly heads = 1,
+  ) {
+    if (!Number.isInteger(heads) || heads < 1 || kWidth % heads !== 0 || vWidth % heads !== 0 || (vWidth === 0 && heads !== 1))
+      throw new RangeError(`FullCache: widths ${kWidth}/${vWidth} do not split into ${heads} heads`);
+  }
 
   private reserve(need: number): void {
     if (need <= this.cap) return;
     const cap = Math.max(need, this.cap * 2, 16);
     const k = this.backend.alloc(cap * this.kWidth);
-    k.set(this.k.subarray(0, this.length * this.kWidth));
+    this.moveRows(this.k, k, this.kWidth, cap);
     const v = this.vWidth ? this.backend.alloc(cap * this.vWidth) : k;
-    if (this.vWidth) v.set(this.v.subarray(0, this.length * this.vWidth));
+    if (this.vWidth) this.moveRows(this.v, v, this.vWidth, cap);
     const pos = new Int32Array(cap);
     pos.set(this.pos.subarray(0, this.length));
     if (this.cap) {
@@ -60,19 +71,37 @@ export class FullCache implements LayerCache {
     Object.assign(this, { k, v, pos, cap });
   }
 
+  /** Copies the stored rows of every head from a buffer of the current capacity to one of `cap`. */
+  private moveRows(from: Float32Array, to: Float32Array, width: number, cap: number): void {
+    const w = width / this.heads;
+    for (let h = 0; h < this.heads; h++) to.set(from.subarray(h * this.cap * w, (h * this.cap + this.length) * w), h * cap * w);
+  }
+
+  /** Writes n new rows [n, width] after the stored ones, each head's part into its own block. */
+  private writeRows(dst: Float32Array, src: Float32Array, width: number, n: number): void {
+    if (this.heads === 1) return dst.set(src.subarray(0, n * width), this.length * width);
+    const w = width / this.heads;
+    for (let i = 0; i < n; i++)
+      for (let h = 0; h < this.heads; h++) dst.set(src.subarray(i * width + h * w, i * width + (h + 1) * w), (h * this.cap + this.length + i) * w);
+  }
+
   append(k: Float32Array, v: Float32Array | null, n: number, positions: Int32Array): KvView {
     this.reserve(this.length + n);
-    this.k.set(k.subarray(0, n * this.kWidth), this.length * this.kWidth);
-    if (this.vWidth && v) this.v.set(v.subarray(0, n * this.vWidth), this.length * this.vWidth);
+    this.writeRows(this.k, k, this.kWidth, n);
+    if (this.vWidth && v) this.writeRows(this.v, v, this.vWidth, n);
     this.pos.set(positions.subarray(0, n), this.length);
     this.length += n;
+    const kw = this.kWidth / this.heads;
+    const vw = (this.vWidth || this.kWidth) / this.heads;
     return {
       k: this.k,
       v: this.v,
       kPos: this.pos,
       nk: this.length,
-      kStride: this.kWidth,
-      vStride: this.vWidth || this.kWidth,
+      kStride: kw,
+      vStride: vw,
+      kHeadStride: this.cap * kw,
+      vHeadStride: this.cap * vw,
     };
   }
 

@@ -2,7 +2,8 @@
 // rows that read the same kv head (the heads of a GQA group, then the next queries), so every key
 // and value row loaded is used for 4 rows: scores 4 dot products per key load, values summed 8
 // dimensions x 4 rows at a time in registers. Per tile the running max/denominator rescale an
-// output row at most once. Key/value rows are kStride/vStride floats apart (MLA's values alias the
+// output row at most once. Key/value rows are kStride/vStride floats apart and kv heads kHead/vHead
+// floats apart (a head-major cache keeps one head's keys contiguous; MLA's values alias the
 // latent prefix of its keys).
 import { exp4, hsum, madd } from './decode';
 
@@ -24,6 +25,7 @@ export function attention(
   tid: i32, s: i32, e: i32,
   q: usize, k: usize, v: usize, out: usize, nk: i32, numHeads: i32, group: i32, dk: i32, dv: i32,
   kStride: i32, vStride: i32, scale: f32, qPos: usize, kPos: usize, window: i32, sinks: usize, scratch: usize, stride: i32, nq: i32,
+  kHead: i32, vHead: i32,
 ): void {
   const sc = scratch + <usize>tid * <usize>stride;
   const rowsPerKv = nq * group;
@@ -33,8 +35,8 @@ export function attention(
     const r0 = (item % blocks) * RB;
     const nb = min(RB, rowsPerKv - r0);
     // Two-row blocks (a decode step's GQA pair) skip the work of rows 2 and 3 entirely.
-    if (nb > 2) attendBlock(4, g, r0, nb, sc, q, k, v, out, nk, numHeads, group, dk, dv, kStride, vStride, scale, qPos, kPos, window, sinks);
-    else attendBlock(2, g, r0, nb, sc, q, k, v, out, nk, numHeads, group, dk, dv, kStride, vStride, scale, qPos, kPos, window, sinks);
+    if (nb > 2) attendBlock(4, g, r0, nb, sc, q, k, v, out, nk, numHeads, group, dk, dv, kStride, vStride, scale, qPos, kPos, window, sinks, kHead, vHead);
+    else attendBlock(2, g, r0, nb, sc, q, k, v, out, nk, numHeads, group, dk, dv, kStride, vStride, scale, qPos, kPos, window, sinks, kHead, vHead);
   }
 }
 
@@ -42,7 +44,7 @@ export function attention(
 @inline function attendBlock(
   R: i32, g: i32, r0: i32, nb: i32, sc: usize,
   q: usize, k: usize, v: usize, out: usize, nk: i32, numHeads: i32, group: i32, dk: i32, dv: i32,
-  kStride: i32, vStride: i32, scale: f32, qPos: usize, kPos: usize, window: i32, sinks: usize,
+  kStride: i32, vStride: i32, scale: f32, qPos: usize, kPos: usize, window: i32, sinks: usize, kHead: i32, vHead: i32,
 ): void {
   const dvBytes = <usize>dv << 2;
   const dkBytes = <usize>dk << 2;
@@ -57,8 +59,8 @@ export function attention(
   const o2 = out + (<usize>(i2 * numHeads + h2) * dvBytes), o3 = out + (<usize>(i3 * numHeads + h3) * dvBytes);
   const pos0 = load<i32>(qPos + (<usize>i0 << 2)), pos1 = load<i32>(qPos + (<usize>i1 << 2));
   const pos2 = load<i32>(qPos + (<usize>i2 << 2)), pos3 = load<i32>(qPos + (<usize>i3 << 2));
-  const kb = k + (<usize>(g * dk) << 2);
-  const vb = v + (<usize>(g * dv) << 2);
+  const kb = k + (<usize>(g * kHead) << 2);
+  const vb = v + (<usize>(g * vHead) << 2);
   let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
   let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
   if (sinks) {
@@ -77,7 +79,57 @@ export function attention(
     const j1 = min(nk, j0 + TILE);
     // 1. Scores of the keys each row sees (-inf where hidden).
     let t0: f32 = -Infinity, t1: f32 = -Infinity, t2: f32 = -Infinity, t3: f32 = -Infinity;
-    for (let j = j0; j < j1; j++) {
+    let jStart = j0;
+    if (R == 2) {
+      // A decode step's GQA pair: two keys per step, so eight independent accumulation chains
+      // keep the multiply-add units busy (one key leaves them waiting on each add's latency).
+      const d4 = <usize>(dk & ~3) << 2;
+      const d8 = <usize>(dk & ~7) << 2;
+      for (; jStart + 1 < j1; jStart += 2) {
+        const j = jStart;
+        const kpa = load<i32>(kPos + (<usize>j << 2)), kpb = load<i32>(kPos + (<usize>j << 2), 4);
+        const va0 = visible(kpa, pos0, window), va1 = visible(kpa, pos1, window);
+        const vb0 = visible(kpb, pos0, window), vb1 = visible(kpb, pos1, window);
+        const at = <usize>(j - j0) << 2;
+        if (!(va0 | va1 | vb0 | vb1)) {
+          store<f32>(s0 + at, -Infinity); store<f32>(s0 + at, -Infinity, 4);
+          store<f32>(s1 + at, -Infinity); store<f32>(s1 + at, -Infinity, 4);
+          continue;
+        }
+        const ka = kb + (<usize>j * <usize>kStride << 2);
+        const kc = ka + (<usize>kStride << 2);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), e0 = f32x4.splat(0), e1 = f32x4.splat(0);
+        let c: usize = 0;
+        for (; c < d8; c += 32) {
+          const qa = v128.load(q0 + c), qb = v128.load(q0 + c, 16), qc = v128.load(q1 + c), qd = v128.load(q1 + c, 16);
+          const ke = v128.load(ka + c), kf = v128.load(ka + c, 16), kg = v128.load(kc + c), kh = v128.load(kc + c, 16);
+          a0 = madd(qa, ke, a0); b0 = madd(qb, kf, b0);
+          a1 = madd(qc, ke, a1); b1 = madd(qd, kf, b1);
+          c0 = madd(qa, kg, c0); e0 = madd(qb, kh, e0);
+          c1 = madd(qc, kg, c1); e1 = madd(qd, kh, e1);
+        }
+        if (c < d4) {
+          const qa = v128.load(q0 + c), qc = v128.load(q1 + c);
+          const ke = v128.load(ka + c), kg = v128.load(kc + c);
+          a0 = madd(qa, ke, a0); a1 = madd(qc, ke, a1);
+          c0 = madd(qa, kg, c0); c1 = madd(qc, kg, c1);
+          c += 16;
+        }
+        let da0 = hsum(f32x4.add(a0, b0)), da1 = hsum(f32x4.add(a1, b1));
+        let db0 = hsum(f32x4.add(c0, e0)), db1 = hsum(f32x4.add(c1, e1));
+        for (; c < dkBytes; c += 4) {
+          const x0 = load<f32>(q0 + c), x1 = load<f32>(q1 + c), ya = load<f32>(ka + c), yb = load<f32>(kc + c);
+          da0 += x0 * ya; da1 += x1 * ya; db0 += x0 * yb; db1 += x1 * yb;
+        }
+        da0 = va0 ? da0 * scale : -Infinity; da1 = va1 ? da1 * scale : -Infinity;
+        db0 = vb0 ? db0 * scale : -Infinity; db1 = vb1 ? db1 * scale : -Infinity;
+        t0 = max(t0, max(da0, db0)); t1 = max(t1, max(da1, db1));
+        store<f32>(s0 + at, da0); store<f32>(s0 + at, db0, 4);
+        store<f32>(s1 + at, da1); store<f32>(s1 + at, db1, 4);
+      }
+    }
+    for (let j = jStart; j < j1; j++) {
       const kp = load<i32>(kPos + (<usize>j << 2));
       const v0 = visible(kp, pos0, window), v1 = visible(kp, pos1, window);
       const v2 = R == 4 && visible(kp, pos2, window), v3 = R == 4 && visible(kp, pos3, window);
@@ -154,7 +206,25 @@ export function attention(
       let a0 = v128.load(o0 + c), b0 = v128.load(o0 + c, 16), a1 = v128.load(o1 + c), b1 = v128.load(o1 + c, 16);
       let a2 = v128.load(o2 + c), b2 = v128.load(o2 + c, 16), a3 = v128.load(o3 + c), b3 = v128.load(o3 + c, 16);
       let vp = vt + c;
-      for (let t: usize = 0; t < <usize>n << 2; t += 4) {
+      let t: usize = 0;
+      if (R == 2) {
+        // Two keys per step into separate sums (eight chains, as in the scores above).
+        let e0 = f32x4.splat(0), f0 = f32x4.splat(0), e1 = f32x4.splat(0), f1 = f32x4.splat(0);
+        for (; t + 4 < <usize>n << 2; t += 8) {
+          const x = v128.load(vp), y = v128.load(vp, 16);
+          const x2 = v128.load(vp + vRow), y2 = v128.load(vp + vRow, 16);
+          const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
+          const r0 = v128.load32_splat(s0 + t, 4), r1 = v128.load32_splat(s1 + t, 4);
+          a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
+          a1 = madd(p1, x, a1); b1 = madd(p1, y, b1);
+          e0 = madd(r0, x2, e0); f0 = madd(r0, y2, f0);
+          e1 = madd(r1, x2, e1); f1 = madd(r1, y2, f1);
+          vp += vRow << 1;
+        }
+        a0 = f32x4.add(a0, e0); b0 = f32x4.add(b0, f0);
+        a1 = f32x4.add(a1, e1); b1 = f32x4.add(b1, f1);
+      }
+      for (; t < <usize>n << 2; t += 4) {
         const x = v128.load(vp), y = v128.load(vp, 16);
         const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
         a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
