@@ -107,7 +107,9 @@ export class DecoderModel implements CausalLM {
     const rows = opts.logits === 'last' ? 1 : n;
     const out = b.alloc(rows * vocabSize);
     b.matmul(out, normed.subarray((n - rows) * hidden), this.w.lmHead, rows);
-    const logits = out.slice();
+    // new + set: TypedArray.prototype.slice copies element by element (~4x slower at 152K logits).
+    const logits = new Float32Array(out.length);
+    logits.set(out);
     for (const buf of [x, normed, delta, out]) b.free(buf);
     return logits;
   }

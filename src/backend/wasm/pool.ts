@@ -1,7 +1,9 @@
 /**
  * The calling thread plus N-1 workers sharing the arenas. The caller is thread 0 and claims chunks
- * of each op like the workers (a worker woken late leaves its chunks to the caller); the workers block in Atomics.wait between ops (never spin: with two cores a
- * spinning waiter steals the core the other thread needs).
+ * of each op like the workers (a worker woken late finds fewer rows left). Between ops a waiting
+ * thread polls the control block `spin` times, then blocks in Atomics.wait: a short poll catches the
+ * next op of the same forward pass without a futex round trip, and blocking keeps an idle model off
+ * the cores.
  */
 import { ARENA, ARGS_BYTE, callKernel, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT } from './control.js';
 import type { KernelThread, WasmPlatform } from './platform.js';

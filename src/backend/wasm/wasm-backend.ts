@@ -22,8 +22,9 @@ export interface WasmBackendOptions {
   /** Weight bytes placed in an arena before the next one is opened (default 3 GiB; at most 4 GiB). */
   arenaWeightBytes?: number;
   /**
-   * Polls of the control block before a waiting thread blocks in Atomics.wait (default 0). A short
-   * spin saves the wake-up latency between back-to-back ops; never spin when other processes compete.
+   * Polls of the control block before a waiting thread blocks in Atomics.wait (default 2000, about
+   * 10-15 µs). Catching the next op without a futex round trip (~20 µs) made decode ~6% faster on
+   * 2 cores (bench); 0 blocks at once, for machines where other processes compete for the cores.
    */
   spin?: number;
   /** Ops with less work (multiply-adds or elements) run on the calling thread alone (default 262144; tests use 1). */
@@ -58,6 +59,7 @@ const FORMAT_CODE: Record<KernelFormat, number> = { f32: 0, f16: 1, bf16: 2, fp8
 /** Default minParallelWork: about 30 µs of work, against a ~20 µs round trip to wake the workers. */
 const PARALLEL_MIN = 1 << 18;
 const DEFAULT_ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
+const DEFAULT_SPIN = 2000;
 /** Format codes of assembly/ggml.ts. */
 const GGML_CODE: Record<string, number> = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 3, q6_k: 4 } satisfies Record<GgmlBlockFormat, number>;
 
@@ -96,7 +98,7 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(threads) || threads < 1) throw new OwlError(`wasm backend: threads must be a positive integer, got ${threads}`);
     const cap = opts.arenaWeightBytes ?? DEFAULT_ARENA_WEIGHT_BYTES;
     if (!(cap > 0)) throw new OwlError(`wasm backend: arenaWeightBytes must be positive, got ${cap}`);
-    const spin = opts.spin ?? 0;
+    const spin = opts.spin ?? DEFAULT_SPIN;
     if (!Number.isInteger(spin) || spin < 0) throw new OwlError(`wasm backend: spin must be a non-negative integer, got ${spin}`);
     const minWork = opts.minParallelWork ?? PARALLEL_MIN;
     if (!(minWork >= 0)) throw new OwlError(`wasm backend: minParallelWork must be >= 0, got ${minWork}`);
