@@ -202,29 +202,31 @@ export function attention(
     const vRow = <usize>vStride << 2;
     const d8 = <usize>(dv & ~7) << 2;
     let c: usize = 0;
+    if (R == 2) {
+      // A decode step's pair: a whole 64-byte line of each value row per step, so every line of the
+      // tile is read once (32 bytes per step read each line twice, mostly from L2).
+      const d16 = <usize>(dv & ~15) << 2;
+      for (; c < d16; c += 64) {
+        let a0 = v128.load(o0 + c), a1 = v128.load(o0 + c, 16), a2 = v128.load(o0 + c, 32), a3 = v128.load(o0 + c, 48);
+        let b0 = v128.load(o1 + c), b1 = v128.load(o1 + c, 16), b2 = v128.load(o1 + c, 32), b3 = v128.load(o1 + c, 48);
+        let vp = vt + c;
+        for (let t: usize = 0; t < <usize>n << 2; t += 4) {
+          const p = v128.load32_splat(s0 + t), r = v128.load32_splat(s1 + t);
+          const x0 = v128.load(vp), x1 = v128.load(vp, 16), x2 = v128.load(vp, 32), x3 = v128.load(vp, 48);
+          a0 = madd(p, x0, a0); a1 = madd(p, x1, a1); a2 = madd(p, x2, a2); a3 = madd(p, x3, a3);
+          b0 = madd(r, x0, b0); b1 = madd(r, x1, b1); b2 = madd(r, x2, b2); b3 = madd(r, x3, b3);
+          vp += vRow;
+        }
+        // Row 1 may repeat row 0 (same pointer): store it first, row 0 last.
+        v128.store(o1 + c, b0); v128.store(o1 + c, b1, 16); v128.store(o1 + c, b2, 32); v128.store(o1 + c, b3, 48);
+        v128.store(o0 + c, a0); v128.store(o0 + c, a1, 16); v128.store(o0 + c, a2, 32); v128.store(o0 + c, a3, 48);
+      }
+    }
     for (; c < d8; c += 32) {
       let a0 = v128.load(o0 + c), b0 = v128.load(o0 + c, 16), a1 = v128.load(o1 + c), b1 = v128.load(o1 + c, 16);
       let a2 = v128.load(o2 + c), b2 = v128.load(o2 + c, 16), a3 = v128.load(o3 + c), b3 = v128.load(o3 + c, 16);
       let vp = vt + c;
-      let t: usize = 0;
-      if (R == 2) {
-        // Two keys per step into separate sums (eight chains, as in the scores above).
-        let e0 = f32x4.splat(0), f0 = f32x4.splat(0), e1 = f32x4.splat(0), f1 = f32x4.splat(0);
-        for (; t + 4 < <usize>n << 2; t += 8) {
-          const x = v128.load(vp), y = v128.load(vp, 16);
-          const x2 = v128.load(vp + vRow), y2 = v128.load(vp + vRow, 16);
-          const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
-          const r0 = v128.load32_splat(s0 + t, 4), r1 = v128.load32_splat(s1 + t, 4);
-          a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
-          a1 = madd(p1, x, a1); b1 = madd(p1, y, b1);
-          e0 = madd(r0, x2, e0); f0 = madd(r0, y2, f0);
-          e1 = madd(r1, x2, e1); f1 = madd(r1, y2, f1);
-          vp += vRow << 1;
-        }
-        a0 = f32x4.add(a0, e0); b0 = f32x4.add(b0, f0);
-        a1 = f32x4.add(a1, e1); b1 = f32x4.add(b1, f1);
-      }
-      for (; t < <usize>n << 2; t += 4) {
+      for (let t: usize = 0; t < <usize>n << 2; t += 4) {
         const x = v128.load(vp), y = v128.load(vp, 16);
         const p0 = v128.load32_splat(s0 + t), p1 = v128.load32_splat(s1 + t);
         a0 = madd(p0, x, a0); b0 = madd(p0, y, b0);
