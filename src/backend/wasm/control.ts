@@ -31,8 +31,16 @@ export const NTHREADS = 6;
 export const FAILED = 7;
 /** Polls of SEQ/DONE before blocking: catches the next op without a futex round trip (0: block at once). */
 export const SPIN = 8;
-/** Next chunk of the current op to take (threads claim chunks until none is left). */
+/** First row of the current op not yet claimed. */
 export const NEXT = 9;
+/**
+ * Workers blocked (or about to block) in Atomics.wait on SEQ, and whether the caller is on DONE:
+ * a notify is a system call (~10 µs in a VM), skipped when every waiter is still polling. Safe
+ * because each side announces itself before it waits, and Atomics.wait returns at once when the
+ * value it waits on has already changed.
+ */
+export const WAITING = 10;
+export const CALLER_WAITING = 11;
 /**
  * Guided scheduling: a claim takes 1/(GUIDE × threads) of the rows still unclaimed, so chunks start
  * large (long weight streams, few claims) and shrink towards the end, where every thread must finish

@@ -5,7 +5,7 @@
  * next op of the same forward pass without a futex round trip, and blocking keeps an idle model off
  * the cores.
  */
-import { ARENA, ARGS_BYTE, callKernel, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT } from './control.js';
+import { ARENA, ARGS_BYTE, CALLER_WAITING, callKernel, CONTROL_BYTES, DONE, FAILED, type Kernel, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, runShare, SEQ, SPIN, TOTAL, GRAIN, NEXT, WAITING } from './control.js';
 import type { KernelThread, WasmPlatform } from './platform.js';
 
 export class ThreadPool {
@@ -113,15 +113,18 @@ export class ThreadPool {
   private start(): void {
     Atomics.store(this.ctrl, DONE, 0);
     Atomics.add(this.ctrl, SEQ, 1);
-    Atomics.notify(this.ctrl, SEQ);
+    if (Atomics.load(this.ctrl, WAITING)) Atomics.notify(this.ctrl, SEQ);
   }
 
   private finish(): void {
     const c = this.ctrl;
     const workers = this.size - 1;
     for (let i = this.spin; i > 0 && Atomics.load(c, DONE) < workers; i--);
-    for (let d = Atomics.load(c, DONE); d < workers; d = Atomics.load(c, DONE)) {
-      if (this.canBlock) Atomics.wait(c, DONE, d);
+    if (!this.canBlock) while (Atomics.load(c, DONE) < workers);
+    else if (Atomics.load(c, DONE) < workers) {
+      Atomics.store(c, CALLER_WAITING, 1);
+      for (let d = Atomics.load(c, DONE); d < workers; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+      Atomics.store(c, CALLER_WAITING, 0);
     }
   }
 }

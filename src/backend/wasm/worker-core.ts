@@ -3,7 +3,7 @@
  * it instantiates the kernel module once per arena, then blocks in Atomics.wait on the control block
  * and runs its share of each op.
  */
-import { ARGS_BYTE, DONE, FAILED, type Kernel, kernelImports, kernelTable, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, ARENA, SEQ, SPIN, runShare } from './control.js';
+import { ARGS_BYTE, CALLER_WAITING, DONE, FAILED, type Kernel, kernelImports, kernelTable, MAX_ARGS, NTHREADS, OPCODE, OP_EXIT, OP_YIELD, ARENA, SEQ, SPIN, runShare, WAITING } from './control.js';
 
 export type WorkerMessage =
   | { type: 'init'; module: WebAssembly.Module; memories: WebAssembly.Memory[]; control: SharedArrayBuffer; tid: number }
@@ -56,7 +56,11 @@ export class WorkerRuntime {
     const c = this.ctrl;
     for (;;) {
       for (let i = c[SPIN]!; i > 0 && Atomics.load(c, SEQ) === this.seen; i--);
-      Atomics.wait(c, SEQ, this.seen);
+      if (Atomics.load(c, SEQ) === this.seen) {
+        Atomics.add(c, WAITING, 1);
+        Atomics.wait(c, SEQ, this.seen);
+        Atomics.sub(c, WAITING, 1);
+      }
       const seq = Atomics.load(c, SEQ);
       if (seq === this.seen) continue;
       this.seen = seq;
@@ -70,7 +74,7 @@ export class WorkerRuntime {
         }
       }
       // The last worker to finish wakes the caller (the caller is thread 0 and not counted here).
-      if (Atomics.add(c, DONE, 1) === c[NTHREADS]! - 2) Atomics.notify(c, DONE);
+      if (Atomics.add(c, DONE, 1) === c[NTHREADS]! - 2 && Atomics.load(c, CALLER_WAITING)) Atomics.notify(c, DONE);
       if (op === OP_YIELD) return;
     }
   }
