@@ -183,7 +183,7 @@ for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const
       }
     });
 
-    it('rope, both layouts, with an offset inside a wider head', () => {
+    it('rope, both layouts, with an offset inside a wider head, positions changed in place', () => {
       const r = rng(40 + threads);
       for (const layout of ['half', 'interleaved'] as const) {
         for (const [n, heads, stride, offset, dim] of [[3, 2, 8, 0, 8], [4, 3, 14, 4, 6], [64, 8, 64, 0, 64]] as const) {
@@ -196,6 +196,14 @@ for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const
           got.set(x);
           b.rope({ x: got, n, heads, stride, offset, positions, table });
           assertClose(got, want, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} ${n}x${heads}x${stride}`);
+          // The same table and positions array again, with one position changed in place: the
+          // backend's reused angles must follow the new contents.
+          positions[n - 1] = positions[n - 1]! + 3;
+          const want2 = x.slice();
+          ref.rope({ x: want2, n, heads, stride, offset, positions, table });
+          got.set(x);
+          b.rope({ x: got, n, heads, stride, offset, positions, table });
+          assertClose(got, want2, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} after a position changed`);
         }
       }
     });

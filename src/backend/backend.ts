@@ -17,6 +17,24 @@ export interface RopeTable {
   scale: number;
 }
 
+/**
+ * cos and sin of every (row, frequency) pair, [n, dim/2, 2], exactly as the reference rotates:
+ * angle = f32(position × invFreq), then cos/sin × scale rounded to f32. Shared by the backends so
+ * the fast one can compute it once per forward pass and reuse it across layers.
+ */
+export function ropeAngles(table: RopeTable, positions: Int32Array, n: number, out: Float32Array = new Float32Array(n * table.dim)): Float32Array {
+  const half = table.dim / 2;
+  for (let i = 0; i < n; i++) {
+    const pos = positions[i]!;
+    for (let f = 0; f < half; f++) {
+      const angle = Math.fround(pos * table.invFreq[f]!);
+      out[(i * half + f) * 2] = Math.cos(angle) * table.scale;
+      out[(i * half + f) * 2 + 1] = Math.sin(angle) * table.scale;
+    }
+  }
+  return out;
+}
+
 export interface RopeArgs {
   /** [n, heads, stride] rotated in place. */
   x: Float32Array;

@@ -2,7 +2,7 @@
  * The reference backend: plain TypeScript, short and obviously right. Accumulates in f64 where it
  * is free to, so it is at least as accurate as any fast kernel tested against it.
  */
-import type { AttentionArgs, Backend, RopeArgs } from '../backend.js';
+import { ropeAngles, type AttentionArgs, type Backend, type RopeArgs } from '../backend.js';
 import { dequantRow, type Weight } from '../../tensor/weight.js';
 
 export class RefBackend implements Backend {
@@ -57,12 +57,11 @@ export class RefBackend implements Backend {
 
   rope({ x, n, heads, stride, offset, positions, table }: RopeArgs): void {
     const half = table.dim / 2;
+    const cs = ropeAngles(table, positions, n);
     for (let i = 0; i < n; i++) {
-      const pos = positions[i]!;
       for (let f = 0; f < half; f++) {
-        const angle = Math.fround(pos * table.invFreq[f]!);
-        const cos = Math.fround(Math.cos(angle) * table.scale);
-        const sin = Math.fround(Math.sin(angle) * table.scale);
+        const cos = cs[(i * half + f) * 2]!;
+        const sin = cs[(i * half + f) * 2 + 1]!;
         for (let h = 0; h < heads; h++) {
           const base = (i * heads + h) * stride + offset;
           const [a, b] = table.layout === 'half' ? [base + f, base + f + half] : [base + 2 * f, base + 2 * f + 1];

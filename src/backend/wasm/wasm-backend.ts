@@ -7,7 +7,7 @@
  * activations there and copies the result back. Arrays the backend did not hand out (a model's own
  * Float32Array, Int32Array positions) are staged the same way, so every op accepts any array.
  */
-import type { AttentionArgs, Backend, RopeArgs } from '../backend.js';
+import { ropeAngles, type AttentionArgs, type Backend, type RopeArgs, type RopeTable } from '../backend.js';
 import { GGML_BLOCK, type GgmlBlockFormat, type Weight, type WeightFormat } from '../../tensor/weight.js';
 import { OwlError } from '../../errors.js';
 import { RefBackend } from '../ref/ref-backend.js';
@@ -84,6 +84,7 @@ export class WasmBackend implements Backend {
   private readonly pending: { arena: Arena; dst: Float32Array; ptr: number; length: number }[] = [];
   private pool!: ThreadPool;
   private readonly ref = new RefBackend();
+  private ropeMemo: { table: RopeTable; positions: Int32Array; angles: Float32Array } | null = null;
 
   private constructor(
     private readonly module: WebAssembly.Module,
@@ -229,13 +230,26 @@ export class WasmBackend implements Backend {
     need(positions, n, 'rope positions');
     need(table.invFreq, table.dim / 2, 'rope invFreq');
     if (n === 0) return;
+    const cs = this.ropeAnglesFor(table, positions, n);
     const a = this.begin();
     const xp = this.output(a, x, n * heads * stride, true);
-    const pp = this.input(a, positions, n);
-    const fp = this.input(a, table.invFreq, table.dim / 2);
-    this.pool.args.set([xp, heads, stride, offset, pp, fp, table.dim, table.layout === 'interleaved' ? 1 : 0, table.scale]);
+    this.pool.args.set([xp, heads, stride, offset, cs.byteOffset, table.dim, table.layout === 'interleaved' ? 1 : 0]);
     this.run(a, OP.rope, n, 1, n * heads * table.dim >= this.minParallelWork);
     this.flush();
+  }
+
+  /**
+   * cos/sin for these positions, in arena 0. Every layer of a forward pass rotates q and k at the
+   * same positions with the same table, so the last result is kept and reused while both match
+   * (model loaders share one RopeTable per spec).
+   */
+  private ropeAnglesFor(table: RopeTable, positions: Int32Array, n: number): Float32Array {
+    const m = this.ropeMemo;
+    if (m && m.table === table && m.positions.length === n && m.positions.every((p, i) => p === positions[i])) return m.angles;
+    if (m) this.free(m.angles);
+    const angles = ropeAngles(table, positions, n, this.alloc(n * table.dim));
+    this.ropeMemo = { table, positions: positions.slice(0, n), angles };
+    return angles;
   }
 
   attention(args: AttentionArgs): void {

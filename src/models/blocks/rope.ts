@@ -10,7 +10,16 @@ export function yarnMscale(scale: number, m = 1): number {
   return scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1;
 }
 
+const tables = new WeakMap<RopeSpec, RopeTable>();
+
+/** The table of a RopeSpec; one shared object per spec, so backends can reuse work across layers. */
 export function ropeTable(rope: RopeSpec): RopeTable {
+  let t = tables.get(rope);
+  if (!t) tables.set(rope, (t = buildTable(rope)));
+  return t;
+}
+
+function buildTable(rope: RopeSpec): RopeTable {
   const { dim, theta } = rope;
   const half = dim / 2;
   const invFreq = new Float32Array(half);

@@ -32,15 +32,14 @@ export function rms_norm(tid: i32, s: i32, e: i32, out: usize, x: usize, gamma: 
 }
 
 /** Rotates rows [s, e) of x[n, heads, stride] in place; cos/sin per (row, frequency) shared by all heads. */
-export function rope(tid: i32, s: i32, e: i32, x: usize, heads: i32, stride: i32, offset: i32, positions: usize, invFreq: usize, dim: i32, interleaved: i32, scale: f64): void {
+export function rope(tid: i32, s: i32, e: i32, x: usize, heads: i32, stride: i32, offset: i32, angles: usize, dim: i32, interleaved: i32): void {
   const half = dim >> 1;
   for (let i = s; i < e; i++) {
-    const pos = <f32>load<i32>(positions + (<usize>i << 2));
     const row = x + (<usize>i * <usize>heads * <usize>stride << 2);
+    const cs = angles + (<usize>(i * half) << 3);
     for (let f = 0; f < half; f++) {
-      const angle = <f64>(pos * load<f32>(invFreq + (<usize>f << 2)));
-      const cos = <f32>(Math.cos(angle) * scale);
-      const sin = <f32>(Math.sin(angle) * scale);
+      const cos = load<f32>(cs + (<usize>f << 3));
+      const sin = load<f32>(cs + (<usize>f << 3), 4);
       const ia = interleaved ? 2 * f : f;
       const ib = interleaved ? 2 * f + 1 : f + half;
       for (let h = 0; h < heads; h++) {
