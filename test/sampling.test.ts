@@ -67,6 +67,26 @@ test('top-p keeps tokens while the probability before them is below p', () => {
   assert.deepEqual(candidates([0, 1, 0, 0], opts({ topP: 0.5 })).ids, [0, 1]);
 });
 
+test('top-p over a large vocabulary equals the definition, nuclei smaller and larger than one sorted block', () => {
+  const rng = createRng(7);
+  for (const [n, spread, p] of [[5000, 1, 0.9], [5000, 12, 0.8], [40000, 3, 0.5], [3000, 0, 0.3]] as const) {
+    // spread 0: every logit equal (ties all the way); small spread: a nucleus of thousands.
+    const l = Float32Array.from({ length: n }, () => Math.round(rng.next() * spread * 64) / 64);
+    const max = Math.max(...l);
+    const w = Array.from(l, (x) => Math.exp(x - max));
+    const z = w.reduce((a, b) => a + b, 0);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => l[b]! - l[a]! || a - b);
+    const want: number[] = [];
+    let cum = 0;
+    for (const i of order) {
+      if (cum >= p) break;
+      want.push(i);
+      cum += w[i]! / z;
+    }
+    assert.deepEqual(candidates(l, opts({ topP: p })).ids, want.sort((a, b) => a - b), `n ${n}, spread ${spread}, p ${p}`);
+  }
+});
+
 test('top-p applies to the top-k renormalised distribution (transformers chain order)', () => {
   const l = logOf([0.4, 0.3, 0.2, 0.1]);
   // Over all four, 0.4 < 0.5 so two tokens stay; within the top 2, 4/7 > 0.5 so one does.

@@ -109,16 +109,11 @@ function filtered(logits: ArrayLike<number>, o: Pick<SamplingOptions, 'temperatu
   }
   if (o.topP < 1) {
     // A token stays while the probability of the tokens before it (most likely first, ties by id) is < p.
-    const inPlay: Float64Array = ids ? Float64Array.from(ids as Int32Array, (i) => scaled[i]!) : scaled.slice();
-    inPlay.sort();
+    const inPlay: Float64Array = ids ? Float64Array.from(ids as Int32Array, (i) => scaled[i]!) : scaled;
     let z = 0;
     for (let j = 0; j < inPlay.length; j++) z += Math.exp(inPlay[j]! - max);
-    let cum = 0;
-    let m = 0;
-    while (m < inPlay.length && cum < o.topP) cum += Math.exp(inPlay[inPlay.length - 1 - m++]! - max) / z;
-    const threshold = inPlay[inPlay.length - m]!;
-    let ties = m;
-    for (let j = inPlay.length - m; j < inPlay.length; j++) if (inPlay[j]! > threshold) ties--;
+    const { threshold, m } = topPCut(inPlay, z, max, o.topP);
+    let ties = m - countAbove(inPlay, threshold);
     keep((i) => scaled[i]! > threshold || (scaled[i] === threshold && ties-- > 0));
   }
   // min-p: p_i / p_max = exp(s_i - s_max) whatever the normalisation.
@@ -143,8 +138,35 @@ function draw(weight: (i: number) => number, ids: Int32Array | null, n: number, 
   return ids ? ids[last]! : last;
 }
 
-/** The k-th largest value (a size-k min-heap: one comparison for most elements). */
+/**
+ * Top-p's cut: m, the fewest most likely values whose probabilities reach p (all of them when
+ * rounding keeps the sum below p), and the m-th largest value. Only the top k values are sorted,
+ * k growing 8x until the cut falls inside them: the nucleus is usually a few hundred tokens of a
+ * 150K vocabulary (sorting all of it cost ~20 ms a token).
+ */
+function topPCut(values: Float64Array, z: number, max: number, p: number): { threshold: number; m: number } {
+  for (let k = Math.min(256, values.length); ; k = Math.min(values.length, k * 8)) {
+    const top = largest(values, k).sort().reverse();
+    let cum = 0;
+    let m = 0;
+    while (m < k && cum < p) cum += Math.exp(top[m++]! - max) / z;
+    if (cum >= p || k === values.length) return { threshold: top[m - 1]!, m };
+  }
+}
+
+function countAbove(values: Float64Array, t: number): number {
+  let c = 0;
+  for (let j = 0; j < values.length; j++) if (values[j]! > t) c++;
+  return c;
+}
+
+/** The k-th largest value. */
 function kthLargest(v: Float64Array, k: number): number {
+  return largest(v, k)[0]!;
+}
+
+/** The k largest values as a min-heap (heap[0] the smallest of them): one comparison for most elements. */
+function largest(v: Float64Array, k: number): Float64Array {
   const heap = new Float64Array(k);
   let size = 0;
   const down = (i: number) => {
@@ -174,7 +196,7 @@ function kthLargest(v: Float64Array, k: number): number {
       down(0);
     }
   }
-  return heap[0]!;
+  return heap;
 }
 
 /**
