@@ -11,6 +11,7 @@ import type { AttentionArgs, Backend, RopeTable } from '../src/backend/backend.j
 import { dequantAll, f32Weight, type Weight, type WeightFormat } from '../src/tensor/weight.js';
 import { f32ToBf16, f32ToE4M3, f32ToF16 } from '../src/tensor/dtype.js';
 import { checkAgainstReference, loadFixture, readReference } from './oracle.js';
+import { configName, kernelTestBackend, WASM_CONFIGS } from './wasm-configs.js';
 
 const ref = new RefBackend();
 
@@ -93,18 +94,14 @@ function matmulMagnitude(x: Float32Array, w: Weight, n: number): Float64Array {
 
 const FORMATS: WeightFormat[] = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'mxfp4'];
 
-// Both kernel builds: relaxed SIMD (fused multiply-add, the default where the runtime has it) and baseline SIMD128.
-for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const) {
-  describe(`wasm backend, ${threads} thread(s), ${relaxedSimd ? 'relaxed SIMD' : 'baseline SIMD128'}`, () => {
+for (const config of WASM_CONFIGS) {
+  const { threads } = config;
+  describe(`wasm backend, ${configName(config)}`, () => {
     let b: WasmBackend;
     before(async () => {
-      // Every op split across the threads, however small (the default keeps small ops on one thread).
-      b = await WasmBackend.create({ threads, relaxedSimd, minParallelWork: 1 });
-      assert.equal(b.relaxedSimd, relaxedSimd, 'the kernel build asked for');
+      b = await kernelTestBackend(config);
     });
-    after(async () => {
-      await b.dispose();
-    });
+    after(() => b.dispose());
 
     it('matmul matches the reference for every format, awkward sizes, n = 1 and n > 1', () => {
       const r = rng(threads);

@@ -21,6 +21,7 @@ import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
 import init from '../src/cli/commands/init.js';
 import { FIXTURES } from './helpers.js';
+import { configName, kernelTestBackend, WASM_CONFIGS } from './wasm-configs.js';
 
 const ref = new RefBackend();
 const FORMATS: GgmlBlockFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
@@ -69,17 +70,14 @@ function assertClose(got: Float32Array, want: Float32Array, x: Float32Array, w: 
   }
 }
 
-// Both kernel builds: relaxed SIMD (the default where the runtime has it) and baseline SIMD128.
-for (const [threads, relaxedSimd] of [[1, true], [2, true], [2, false]] as const) {
-  describe(`wasm ggml kernels, ${threads} thread(s), ${relaxedSimd ? 'relaxed SIMD' : 'baseline SIMD128'}`, () => {
+for (const config of WASM_CONFIGS) {
+  const { threads } = config;
+  describe(`wasm ggml kernels, ${configName(config)}`, () => {
     let b: WasmBackend;
     before(async () => {
-      b = await WasmBackend.create({ threads, relaxedSimd, minParallelWork: 1 });
-      assert.equal(b.relaxedSimd, relaxedSimd, 'the kernel build asked for');
+      b = await kernelTestBackend(config);
     });
-    after(async () => {
-      await b.dispose();
-    });
+    after(() => b.dispose());
 
     it('matvec and matmul match the reference for every block format, 1/3/17 rows, n = 1, 2, 5', () => {
       const r = rng(threads);
