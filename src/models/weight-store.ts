@@ -56,10 +56,15 @@ export class WeightStore {
 
   /** A 2-D weight [rows, cols] in nn.Linear layout. */
   matrix(name: string, rows: number, cols: number): Weight {
-    const { data, dtype, shape, format } = this.bytes(name);
+    return this.readMatrix(name, rows, cols, (byteLength) => this.backend.allocWeightBytes(byteLength));
+  }
+
+  /** matrix(), its bytes read into `dest(byteLength)` once the shape is checked. */
+  private readMatrix(name: string, rows: number, cols: number, dest: (byteLength: number) => Uint8Array): Weight {
+    const { shape, byteLength, dtype, format } = this.info(name);
     if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols)
       this.fail(name, `expected shape [${rows}, ${cols}], found [${shape.join(', ')}]`);
-    return this.asWeight(name, data, dtype, rows, cols, format);
+    return this.asWeight(name, this.source.read(name, dest(byteLength)), dtype, rows, cols, format);
   }
 
   /**
@@ -69,28 +74,20 @@ export class WeightStore {
    * formats, or FP8 scale blocks that straddle two parts); the parts are then read on their own.
    */
   stack(names: string[], rows: number[], cols: number): { parts: Weight[]; fused?: Weight } {
-    const infos = names.map((n) => {
-      if (!this.source.has(n)) this.fail(n, 'missing from the checkpoint');
-      return this.source.info(n);
-    });
+    const infos = names.map((n) => this.info(n));
     const first = infos[0]!;
+    const fp8 = first.dtype === 'F8_E4M3';
     const block = this.quant.kind === 'fp8' ? this.quant.blockSize : null;
     const same = infos.every((i) => i.dtype === first.dtype && i.format === first.format);
-    const aligned = first.dtype !== 'F8_E4M3' || (block !== null && rows.every((r) => r % block[0] === 0));
+    const aligned = !fp8 || (block !== null && rows.every((r) => r % block[0] === 0));
     if (!same || !aligned || names.length < 2) return { parts: names.map((n, i) => this.matrix(n, rows[i]!, cols)) };
     const all = this.backend.allocWeightBytes(infos.reduce((a, i) => a + i.byteLength, 0));
     let at = 0;
-    const parts = names.map((name, i) => {
-      const info = this.info(name);
-      if (info.shape.length !== 2 || info.shape[0] !== rows[i] || info.shape[1] !== cols)
-        this.fail(name, `expected shape [${rows[i]}, ${cols}], found [${info.shape.join(', ')}]`);
-      const data = this.source.read(name, all.subarray(at, at + info.byteLength));
-      at += info.byteLength;
-      return this.asWeight(name, data, info.dtype, rows[i]!, cols, info.format);
-    });
+    const next = (byteLength: number) => all.subarray(at, (at += byteLength));
+    const parts = names.map((name, i) => this.readMatrix(name, rows[i]!, cols, next));
     const fused: Weight = { format: parts[0]!.format, rows: rows.reduce((a, b) => a + b, 0), cols, data: all };
-    if (block && first.dtype === 'F8_E4M3') {
-      fused.block = block;
+    if (fp8) {
+      fused.block = block!;
       fused.scales = concatF32(parts.map((p) => p.scales as Float32Array));
     }
     return { parts, fused: this.backend.prepareWeight(fused) };

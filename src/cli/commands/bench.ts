@@ -16,8 +16,8 @@ Measures, each repeated N times (median and spread reported):
   prefill tokens/s for 128- and 512-token prompts (random ids, fresh cache each time)
   decode tokens/s for 64 tokens after a 128-token prompt
   the machine's memory read bandwidth with the same threads (wasm backend), probed right after
-  each decode run (best of 3 passes), and decode as a fraction of that run's ceiling: bandwidth ÷ weight bytes read
-  per token (active weights, file formats)
+  each decode run (best of 3 passes), and decode as a fraction of that run's ceiling:
+  bandwidth ÷ weight bytes read per token (active weights, file formats)
 Also: time to load, peak RSS. A benchmark, not a test: run it on an otherwise idle machine
 (a warning is printed when the load average says other work is running).
 
@@ -45,25 +45,24 @@ function stat(xs: number[]): Stat {
  */
 function bandwidthProbe(backend: ManagedBackend): () => number {
   const bytes = 256 << 20;
+  let pass: () => void;
   if (backend instanceof WasmBackend) {
     const buf = backend.allocWeightBytes(bytes);
-    backend.probeRead(buf);
-    return () => {
-      const t0 = performance.now();
-      backend.probeRead(buf);
-      return bytes / ((performance.now() - t0) / 1000) / 1e9;
+    pass = () => backend.probeRead(buf);
+  } else {
+    const buf = new Float64Array(bytes / 8);
+    pass = () => {
+      let s = 0;
+      for (let i = 0; i < buf.length; i += 8) s += buf[i]!;
+      if (s !== 0) throw new Error('unreachable');
     };
   }
-  const buf = new Float64Array(bytes / 8);
-  const pass = () => {
+  pass();
+  return () => {
     const t0 = performance.now();
-    let s = 0;
-    for (let i = 0; i < buf.length; i += 8) s += buf[i]!;
-    if (s !== 0) throw new Error('unreachable');
+    pass();
     return bytes / ((performance.now() - t0) / 1000) / 1e9;
   };
-  pass();
-  return pass;
 }
 
 function warnIfBusy(threads: number): void {

@@ -6,6 +6,7 @@ import type { Backend, RopeTable } from '../../backend/backend.js';
 import type { GqaAttentionSpec } from '../../config/spec.js';
 import type { Weight } from '../../tensor/weight.js';
 import { FullCache, RingCache, type LayerCache } from './kv-cache.js';
+import { project } from './projections.js';
 
 export interface AttentionBlock {
   /** out[n, hidden] = attention(x[n, hidden]) for tokens at `positions`, reading and extending `cache`. */
@@ -61,18 +62,7 @@ export class GqaAttention implements AttentionBlock {
     const { numHeads, numKvHeads, headDim } = this.opt.spec;
     const { w } = this;
     // 1. Projections
-    const qLen = numHeads * headDim;
-    const kvLen = numKvHeads * headDim;
-    const qkv = n === 1 && w.qkv ? b.alloc(qLen + 2 * kvLen) : null;
-    const q = qkv ? qkv.subarray(0, qLen) : b.alloc(n * qLen);
-    const k = qkv ? qkv.subarray(qLen, qLen + kvLen) : b.alloc(n * kvLen);
-    const v = qkv ? qkv.subarray(qLen + kvLen) : b.alloc(n * kvLen);
-    if (qkv) b.matmul(qkv, x, w.qkv!, 1);
-    else {
-      b.matmul(q, x, w.q, n);
-      b.matmul(k, x, w.k, n);
-      b.matmul(v, x, w.v, n);
-    }
+    const { outs: [q, k, v], buffers } = project(b, x, n, [w.q, w.k, w.v], w.qkv);
     if (w.qBias) b.addBias(q, w.qBias, n);
     if (w.kBias) b.addBias(k, w.kBias, n);
     if (w.vBias) b.addBias(v, w.vBias, n);
@@ -93,6 +83,6 @@ export class GqaAttention implements AttentionBlock {
     // 4. Output projection
     b.matmul(out, attn, w.o, n);
     if (w.oBias) b.addBias(out, w.oBias, n);
-    for (const buf of qkv ? [qkv, attn] : [q, k, v, attn]) b.free(buf);
+    for (const buf of [...buffers, attn]) b.free(buf);
   }
 }

@@ -2,6 +2,7 @@
 import type { Backend } from '../../backend/backend.js';
 import type { Activation } from '../../config/spec.js';
 import type { Weight } from '../../tensor/weight.js';
+import { project } from './projections.js';
 
 export interface MlpBlock {
   /** out[n, hidden] = mlp(x[n, hidden]) */
@@ -29,21 +30,13 @@ export class GatedMlp implements MlpBlock {
   forward(x: Float32Array, out: Float32Array, n: number): void {
     const b = this.backend;
     const inter = this.w.gate.rows;
-    // One token: gate and up from one stacked matvec (an op less, and one longer stream of weights).
-    const both = n === 1 && this.w.gateUp ? b.alloc(2 * inter) : null;
-    const gate = both ? both.subarray(0, inter) : b.alloc(n * inter);
-    const up = both ? both.subarray(inter) : b.alloc(n * inter);
-    if (both) b.matmul(both, x, this.w.gateUp!, 1);
-    else {
-      b.matmul(gate, x, this.w.gate, n);
-      b.matmul(up, x, this.w.up, n);
-    }
+    const { outs: [gate, up], buffers } = project(b, x, n, [this.w.gate, this.w.up], this.w.gateUp);
     if (this.w.gateBias) b.addBias(gate, this.w.gateBias, n);
     if (this.w.upBias) b.addBias(up, this.w.upBias, n);
     if (this.activation.kind === 'swiglu') b.swiglu(gate, gate, up, n * inter);
     else b.swigluClamped(gate, gate, up, n * inter, this.activation.limit, this.activation.alpha);
     b.matmul(out, gate, this.w.down, n);
     if (this.w.downBias) b.addBias(out, this.w.downBias, n);
-    for (const buf of both ? [both] : [gate, up]) b.free(buf);
+    for (const buf of buffers) b.free(buf);
   }
 }
