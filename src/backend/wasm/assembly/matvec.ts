@@ -1,9 +1,9 @@
 // Matrix-vector products (decode, one token): out[r] = Σ_c x[c] · W[r, c] for rows [r0, r1).
 // Weights are decoded in registers; several rows per pass share every activation load.
-// STREAMS: the f32/bf16 kernels take rows r0 + i + k·span (k = 0..7) in pass i, so each of the eight
-// row pointers walks on through memory from pass to pass: eight long sequential streams that the
-// hardware prefetchers follow, where eight adjacent short rows restart them every pass (measured:
-// 7.2 vs 4.3 G weights/s on 2 threads for 1024-column bf16 rows streamed from DRAM).
+// STREAMS: the f32/bf16 kernels take rows r0 + i + k·span (k = 0..7 for f32, 0..3 for bf16) in pass
+// i, so each row pointer walks on through memory from pass to pass: long sequential streams that the
+// hardware prefetchers follow, where adjacent short rows restart them every pass (measured: 7.2 vs
+// 4.3 G weights/s on 2 threads for 1024-column bf16 rows streamed from DRAM).
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
 import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kHigh, kLowHalf, kNibble, lookup16, madd } from './decode';
 
