@@ -5,7 +5,7 @@
 // hardware prefetchers follow, where adjacent short rows restart them every pass (measured: 7.2 vs
 // 4.3 G weights/s on 2 threads for 1024-column bf16 rows streamed from DRAM).
 // `xp` is x permuted to the lane order the decoder produces (see permute.ts); f32 uses x as is.
-import { bf16, bf16Even, bf16Odd, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kHigh, kLowHalf, kNibble, lookup16, madd } from './decode';
+import { bf16, bf16Even, e4m3, e4m3x4, e8m0, e2m1Hi, e2m1Lo, f16, f16x4, hsum, kHigh, kLowHalf, kNibble, lookup16, madd } from './decode';
 
 export function matvec_f32_f32w(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, cols: i32): void {
   const rowBytes = <usize>cols << 2;
@@ -155,11 +155,13 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
   }
 }
 
-/** One 32-element MXFP4 block of a row as eight f32x4 products with xp (lane order of permuteMxfp4). */
-@inline function mxfp4Block(v: v128, xb: usize): v128 {
-  const lo = v128.and(v, kNibble());
-  const hi = v128.and(i16x8.shr_u(v, 4), kNibble());
-  const tl = e2m1Lo(), th = e2m1Hi();
+/**
+ * One 32-element MXFP4 block of a row dotted with xp (lane order of permuteMxfp4). The table and mask
+ * vectors come in registers (loaded once per call), and even and odd lanes sum in two chains.
+ */
+@inline function mxfp4Block(v: v128, xb: usize, nibble: v128, high: v128, tl: v128, th: v128): v128 {
+  const lo = v128.and(v, nibble);
+  const hi = v128.and(i16x8.shr_u(v, 4), nibble);
   const ll = lookup16(tl, lo), hl = lookup16(th, lo);
   const lh = lookup16(tl, hi), hh = lookup16(th, hi);
   // bf16 vectors: even elements 0..14, 16..30; odd elements 1..15, 17..31.
@@ -168,25 +170,30 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
   const oa = i8x16.shuffle(lh, hh, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const ob = i8x16.shuffle(lh, hh, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   let s = f32x4.mul(bf16Even(ea), v128.load(xb));
-  s = madd(bf16Odd(ea), v128.load(xb, 16), s);
+  let t = f32x4.mul(v128.and(ea, high), v128.load(xb, 16));
   s = madd(bf16Even(eb), v128.load(xb, 32), s);
-  s = madd(bf16Odd(eb), v128.load(xb, 48), s);
+  t = madd(v128.and(eb, high), v128.load(xb, 48), t);
   s = madd(bf16Even(oa), v128.load(xb, 64), s);
-  s = madd(bf16Odd(oa), v128.load(xb, 80), s);
+  t = madd(v128.and(oa, high), v128.load(xb, 80), t);
   s = madd(bf16Even(ob), v128.load(xb, 96), s);
-  return madd(bf16Odd(ob), v128.load(xb, 112), s);
+  return f32x4.add(s, madd(v128.and(ob, high), v128.load(xb, 112), t));
 }
 
-/** MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles. */
+/**
+ * MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles.
+ * Constants held in registers and two product chains per block: 3.6 -> 4.1 G weights/s (1 thread,
+ * cache-hot, 2880 columns), 6.9 -> 7.9 on 2 threads.
+ */
 export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32, scales: usize): void {
   const blocks = <usize>(cols >> 5);
+  const nibble = kNibble(), high = kHigh(), tl = e2m1Lo(), th = e2m1Hi();
   // One row per pass: the decode needs most registers, and sharing x loads gains nothing here.
   for (let r = r0; r < r1; r++) {
     const p = w + <usize>r * (blocks << 4);
     const sp = scales + <usize>r * blocks;
     let a = f32x4.splat(0);
     for (let b: usize = 0; b < blocks; b++) {
-      const d = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7));
+      const d = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7), nibble, high, tl, th);
       a = madd(d, f32x4.splat(e8m0(load<u8>(sp + b))), a);
     }
     store<f32>(out + (<usize>r << 2), hsum(a));
