@@ -123,7 +123,11 @@ export class WeightStore {
       ? dequantAll({ format, rows: 1, cols: count, data })
       : decodeFloats(data, dtype, () => this.fail(name, `dtype ${dtype} is not a float type`));
     if (out.length !== length) this.fail(name, `expected ${length} values, found ${out.length}`);
-    return out;
+    // In backend memory, like the matrices: a kernel reading a norm weight then needs no staging copy.
+    const bytes = this.backend.allocWeightBytes(out.byteLength);
+    const placed = new Float32Array(bytes.buffer, bytes.byteOffset, out.length);
+    placed.set(out);
+    return placed;
   }
 
   /** Tensors in the source that no loader asked for. */

@@ -401,7 +401,10 @@ export class WasmBackend implements Backend {
   }
 
   private flush(): void {
-    for (const { arena, dst, ptr, length } of this.pending) dst.set(new Float32Array(arena.bytes.buffer, ptr, length));
+    // Byte views: V8 copies f32 out of shared memory element by element, bytes as one block
+    // (152K logits: ~350 -> ~160 µs, measured).
+    for (const { arena, dst, ptr, length } of this.pending)
+      new Uint8Array(dst.buffer, dst.byteOffset, length * 4).set(new Uint8Array(arena.bytes.buffer, ptr, length * 4));
     this.pending.length = 0;
   }
 
