@@ -11,7 +11,7 @@ import type { AttentionArgs, Backend, RopeTable } from '../src/backend/backend.j
 import { dequantAll, f32Weight, type Weight, type WeightFormat } from '../src/tensor/weight.js';
 import { f32ToBf16, f32ToE4M3, f32ToF16 } from '../src/tensor/dtype.js';
 import { checkAgainstReference, loadFixture, readReference } from './oracle.js';
-import { configName, kernelTestBackend, WASM_CONFIGS } from './wasm-configs.js';
+import { describeWasmConfigs } from './wasm-configs.js';
 
 const ref = new RefBackend();
 
@@ -94,225 +94,224 @@ function matmulMagnitude(x: Float32Array, w: Weight, n: number): Float64Array {
 
 const FORMATS: WeightFormat[] = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'mxfp4'];
 
-for (const config of WASM_CONFIGS) {
-  const { threads } = config;
-  describe(`wasm backend, ${configName(config)}`, () => {
-    let b: WasmBackend;
-    before(async () => {
-      b = await kernelTestBackend(config);
-    });
-    after(() => b.dispose());
-
-    it('matmul matches the reference for every format, awkward sizes, n = 1 and n > 1', () => {
-      const r = rng(threads);
-      for (const format of FORMATS) {
-        const shapes: [number, number][] =
-          format === 'mxfp4' ? [[1, 32], [3, 64], [17, 96], [67, 512]] : [[1, 32], [3, 33], [17, 32], [17, 33], [5, 7], [67, 520]];
-        for (const [rows, cols] of shapes) {
-          const blocks: [number, number][] = format === 'fp8_e4m3' ? [[128, 128], [2, 16], [3, 5], [16, 32]] : [[128, 128]];
-          for (const block of blocks) {
-            const w = randomWeight(r, format, rows, cols, b, block);
-            for (const n of [1, 2, 5]) {
-              const x = randoms(r, n * cols);
-              const want = new Float32Array(n * rows);
-              ref.matmul(want, x, w, n);
-              // Activations from the backend (no staging) and plain arrays (staged) alike.
-              const xs = n === 2 ? x : b.alloc(n * cols);
-              if (xs !== x) xs.set(x);
-              const got = n === 5 ? new Float32Array(n * rows) : b.alloc(n * rows);
-              b.matmul(got, xs, w, n);
-              assertClose(got, want, matmulMagnitude(x, w, n), 1e-5, `${format} [${rows}x${cols}] block ${block} n=${n}`);
-            }
+describeWasmConfigs('wasm backend', ({ threads }, backend) => {
+  it('matmul matches the reference for every format, awkward sizes, n = 1 and n > 1', () => {
+    const b = backend();
+    const r = rng(threads);
+    for (const format of FORMATS) {
+      const shapes: [number, number][] =
+        format === 'mxfp4' ? [[1, 32], [3, 64], [17, 96], [67, 512]] : [[1, 32], [3, 33], [17, 32], [17, 33], [5, 7], [67, 520]];
+      for (const [rows, cols] of shapes) {
+        const blocks: [number, number][] = format === 'fp8_e4m3' ? [[128, 128], [2, 16], [3, 5], [16, 32]] : [[128, 128]];
+        for (const block of blocks) {
+          const w = randomWeight(r, format, rows, cols, b, block);
+          for (const n of [1, 2, 5]) {
+            const x = randoms(r, n * cols);
+            const want = new Float32Array(n * rows);
+            ref.matmul(want, x, w, n);
+            // Activations from the backend (no staging) and plain arrays (staged) alike.
+            const xs = n === 2 ? x : b.alloc(n * cols);
+            if (xs !== x) xs.set(x);
+            const got = n === 5 ? new Float32Array(n * rows) : b.alloc(n * rows);
+            b.matmul(got, xs, w, n);
+            assertClose(got, want, matmulMagnitude(x, w, n), 1e-5, `${format} [${rows}x${cols}] block ${block} n=${n}`);
           }
         }
       }
-    });
-
-    it('matmul works on weights it was never given (prepared on first use)', () => {
-      const r = rng(10 + threads);
-      const w = randomWeight(r, 'bf16', 9, 40, null);
-      const x = randoms(r, 3 * 40);
-      const want = new Float32Array(27);
-      const got = new Float32Array(27);
-      ref.matmul(want, x, w, 3);
-      b.matmul(got, x, w, 3);
-      assertClose(got, want, matmulMagnitude(x, w, 3), 1e-5, 'unprepared bf16');
-    });
-
-    it('embed decodes every f16 and e4m3 code, and random bf16/mxfp4/fp8 rows, exactly as the reference', () => {
-      const r = rng(20 + threads);
-      const all16 = new Uint8Array(65536 * 2);
-      new Uint16Array(all16.buffer).forEach((_, i, a) => (a[i] = i));
-      const all8 = Uint8Array.from({ length: 256 }, (_, i) => i);
-      const tables: Weight[] = [
-        b.prepareWeight({ format: 'f16', rows: 256, cols: 256, data: all16 }),
-        b.prepareWeight({ format: 'fp8_e4m3', rows: 16, cols: 16, data: all8, scales: Float32Array.of(0.5, 3, 1e-3, 7), block: [8, 8] }),
-        randomWeight(r, 'bf16', 50, 33, b),
-        randomWeight(r, 'mxfp4', 40, 96, b),
-        randomWeight(r, 'fp8_e4m3', 30, 45, b, [4, 16]),
-        randomWeight(r, 'f32', 20, 13, b),
-      ];
-      for (const t of tables) {
-        const ids = Int32Array.from({ length: t.rows + 3 }, (_, i) => (i < t.rows ? t.rows - 1 - i : 0));
-        const want = new Float32Array(ids.length * t.cols);
-        const got = new Float32Array(ids.length * t.cols);
-        ref.embed(want, t, ids);
-        b.embed(got, t, ids);
-        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`${t.format} embed element ${i}: got ${got[i]}, want ${want[i]}`);
-      }
-      assert.throws(() => b.embed(new Float32Array(13), tables[5]!, Int32Array.of(20)), /outside the vocabulary/);
-    });
-
-    it('rmsNorm, in place and not, including rows that leave a partial vector', () => {
-      const r = rng(30 + threads);
-      for (const [n, dim] of [[3, 33], [1, 8], [40, 1000]] as const) {
-        const x = randoms(r, n * dim, 3);
-        const gamma = randoms(r, dim);
-        const want = new Float32Array(n * dim);
-        ref.rmsNorm(want, x, gamma, n, dim, 1e-6);
-        const got = b.alloc(n * dim);
-        b.rmsNorm(got, x, gamma, n, dim, 1e-6);
-        assertClose(got, want, want.map(Math.abs), 1e-5, `rmsNorm ${n}x${dim}`);
-        const inPlace = b.alloc(n * dim);
-        inPlace.set(x);
-        b.rmsNorm(inPlace, inPlace, gamma, n, dim, 1e-6);
-        assertClose(inPlace, want, want.map(Math.abs), 1e-5, `rmsNorm in place ${n}x${dim}`);
-      }
-    });
-
-    it('rope, both layouts, with an offset inside a wider head, positions changed in place', () => {
-      const r = rng(40 + threads);
-      for (const layout of ['half', 'interleaved'] as const) {
-        for (const [n, heads, stride, offset, dim] of [[3, 2, 8, 0, 8], [4, 3, 14, 4, 6], [64, 8, 64, 0, 64]] as const) {
-          const table: RopeTable = { dim, layout, invFreq: Float32Array.from({ length: dim / 2 }, (_, i) => 10000 ** (-(2 * i) / dim)), scale: 1.25 };
-          const positions = Int32Array.from({ length: n }, (_, i) => 5 + i * 997);
-          const x = randoms(r, n * heads * stride);
-          const want = x.slice();
-          ref.rope({ x: want, n, heads, stride, offset, positions, table });
-          const got = b.alloc(x.length);
-          got.set(x);
-          b.rope({ x: got, n, heads, stride, offset, positions, table });
-          assertClose(got, want, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} ${n}x${heads}x${stride}`);
-          // The same table and positions array again, with one position changed in place: the
-          // backend's reused angles must follow the new contents.
-          positions[n - 1] = positions[n - 1]! + 3;
-          const want2 = x.slice();
-          ref.rope({ x: want2, n, heads, stride, offset, positions, table });
-          got.set(x);
-          b.rope({ x: got, n, heads, stride, offset, positions, table });
-          assertClose(got, want2, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} after a position changed`);
-        }
-      }
-    });
-
-    it('attention: causal, windowed, sinks, GQA, MLA-style aliased values, head-major caches, more keys than a tile', () => {
-      const r = rng(50 + threads);
-      type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[]; headMajor?: boolean };
-      const cases: Case[] = [
-        { nq: 3, nk: 7, H: 4, KV: 2, dk: 8, dv: 8, window: null, sinks: false },
-        { nq: 5, nk: 9, H: 4, KV: 1, dk: 5, dv: 3, window: 3, sinks: true },
-        { nq: 2, nk: 6, H: 3, KV: 3, dk: 4, dv: 6, window: null, sinks: false, qPos: [-1, 2] },
-        { nq: 1, nk: 300, H: 8, KV: 2, dk: 64, dv: 64, window: 100, sinks: true },
-        { nq: 4, nk: 150, H: 16, KV: 1, dk: 36, dv: 32, window: null, sinks: false, mla: true },
-        { nq: 1, nk: 71, H: 8, KV: 4, dk: 20, dv: 12, window: null, sinks: false, headMajor: true },
-        { nq: 3, nk: 130, H: 6, KV: 3, dk: 32, dv: 32, window: 50, sinks: true, headMajor: true },
-      ];
-      for (const c of cases) {
-        const { nq, nk, H, KV, dk, dv } = c;
-        const kPos = Int32Array.from({ length: nk }, (_, j) => j);
-        const qPos = Int32Array.from(c.qPos ?? Array.from({ length: nq }, (_, i) => nk - nq + i));
-        const q = randoms(r, nq * H * dk, 2);
-        let k: Float32Array, v: Float32Array, kStride: number | undefined, vStride: number | undefined;
-        if (c.mla) {
-          // One row per key holds [latent (dv) | rope (dk - dv)]; values read the latent prefix of the same rows.
-          k = b.alloc(nk * dk);
-          k.set(randoms(r, nk * dk));
-          v = k;
-          kStride = dk;
-          vStride = dk;
-        } else {
-          k = randoms(r, nk * KV * dk);
-          v = randoms(r, nk * KV * dv);
-        }
-        const sinks = c.sinks ? randoms(r, H, 2) : null;
-        let kHeadStride: number | undefined, vHeadStride: number | undefined;
-        const rowMajor = { k, v };
-        if (c.headMajor) {
-          // [head][capacity][d] with spare capacity, as FullCache keeps it.
-          const cap = nk + 5;
-          const byHead = (x: Float32Array, d: number) => {
-            const y = new Float32Array(KV * cap * d);
-            for (let j = 0; j < nk; j++) for (let g = 0; g < KV; g++) y.set(x.subarray((j * KV + g) * d, (j * KV + g + 1) * d), (g * cap + j) * d);
-            return y;
-          };
-          [k, v] = [byHead(k, dk), byHead(v, dv)];
-          [kStride, vStride, kHeadStride, vHeadStride] = [dk, dv, cap * dk, cap * dv];
-        }
-        const args = (out: Float32Array): AttentionArgs => ({
-          q, k, v, kStride, vStride, kHeadStride, vHeadStride, out, nq, nk, numHeads: H, numKvHeads: KV, dk, dv, scale: 1 / Math.sqrt(dk), qPos, kPos, window: c.window, sinks,
-        });
-        const want = new Float32Array(nq * H * dv);
-        ref.attention(args(want));
-        if (c.headMajor) {
-          const rowWant = new Float32Array(want.length);
-          ref.attention({ ...args(rowWant), ...rowMajor, kStride: undefined, vStride: undefined, kHeadStride: undefined, vHeadStride: undefined });
-          assert.deepEqual(want, rowWant, 'the reference reads head-major and row-major caches alike');
-        }
-        const got = b.alloc(nq * H * dv);
-        got.fill(123); // must be fully overwritten
-        b.attention(args(got));
-        const vmax = v.reduce((m, a) => Math.max(m, Math.abs(a)), 0);
-        assertClose(got, want, new Float32Array(want.length).fill(vmax), 1e-5, `attention ${JSON.stringify(c)}`);
-      }
-    });
-
-    it('swiglu, swigluClamped, addBias, addScaled, softmax', () => {
-      const r = rng(60 + threads);
-      for (const len of [1, 37, 70001]) {
-        const g = randoms(r, len, 8);
-        const u = randoms(r, len, 8);
-        const want = new Float32Array(len);
-        const got = b.alloc(len);
-        ref.swiglu(want, g, u, len);
-        b.swiglu(got, g, u, len);
-        assertClose(got, want, g.map((gv, i) => Math.abs(gv * u[i]!)), 1e-5, `swiglu ${len}`);
-        ref.swigluClamped(want, g, u, len, 7, 1.702);
-        b.swigluClamped(got, g, u, len, 7, 1.702);
-        assertClose(got, want, g.map((gv, i) => Math.abs(gv) * (Math.abs(u[i]!) + 1)), 1e-5, `swigluClamped ${len}`);
-        const a = randoms(r, len);
-        ref.addScaled(want, a, u, 0.3, len);
-        const sum = b.alloc(len);
-        sum.set(a);
-        b.addScaled(sum, sum, u, 0.3, len);
-        assertClose(sum, want, a.map((av, i) => Math.abs(av) + Math.abs(0.3 * u[i]!)), 1e-6, `addScaled ${len}`);
-      }
-      for (const [n, dim] of [[3, 5], [2, 33], [70, 1000]] as const) {
-        const bias = randoms(r, dim);
-        const x = randoms(r, n * dim, 10);
-        const want = x.slice();
-        ref.addBias(want, bias, n);
-        const got = x.slice();
-        b.addBias(got, bias, n);
-        assert.deepEqual(got, want, `addBias ${n}x${dim}`);
-        ref.softmax(want, n, dim);
-        b.softmax(got, n, dim);
-        assertClose(got, want, want.map((p) => p + 1e-7), 1e-5, `softmax ${n}x${dim}`);
-      }
-    });
-
-    it('alloc returns zeroed buffers, also after free; free ignores foreign arrays', () => {
-      const a = b.alloc(100);
-      a.fill(7);
-      b.free(a);
-      b.free(new Float32Array(100));
-      const c = b.alloc(100);
-      assert.equal(c.every((v) => v === 0), true);
-      // Reuse proves the backend recognises its own buffers (else every op would stage copies).
-      assert.equal(c.byteOffset, a.byteOffset);
-      assert.equal(c.buffer, a.buffer);
-    });
+    }
   });
-}
+
+  it('matmul works on weights it was never given (prepared on first use)', () => {
+    const b = backend();
+    const r = rng(10 + threads);
+    const w = randomWeight(r, 'bf16', 9, 40, null);
+    const x = randoms(r, 3 * 40);
+    const want = new Float32Array(27);
+    const got = new Float32Array(27);
+    ref.matmul(want, x, w, 3);
+    b.matmul(got, x, w, 3);
+    assertClose(got, want, matmulMagnitude(x, w, 3), 1e-5, 'unprepared bf16');
+  });
+
+  it('embed decodes every f16 and e4m3 code, and random bf16/mxfp4/fp8 rows, exactly as the reference', () => {
+    const b = backend();
+    const r = rng(20 + threads);
+    const all16 = new Uint8Array(65536 * 2);
+    new Uint16Array(all16.buffer).forEach((_, i, a) => (a[i] = i));
+    const all8 = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const tables: Weight[] = [
+      b.prepareWeight({ format: 'f16', rows: 256, cols: 256, data: all16 }),
+      b.prepareWeight({ format: 'fp8_e4m3', rows: 16, cols: 16, data: all8, scales: Float32Array.of(0.5, 3, 1e-3, 7), block: [8, 8] }),
+      randomWeight(r, 'bf16', 50, 33, b),
+      randomWeight(r, 'mxfp4', 40, 96, b),
+      randomWeight(r, 'fp8_e4m3', 30, 45, b, [4, 16]),
+      randomWeight(r, 'f32', 20, 13, b),
+    ];
+    for (const t of tables) {
+      const ids = Int32Array.from({ length: t.rows + 3 }, (_, i) => (i < t.rows ? t.rows - 1 - i : 0));
+      const want = new Float32Array(ids.length * t.cols);
+      const got = new Float32Array(ids.length * t.cols);
+      ref.embed(want, t, ids);
+      b.embed(got, t, ids);
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`${t.format} embed element ${i}: got ${got[i]}, want ${want[i]}`);
+    }
+    assert.throws(() => b.embed(new Float32Array(13), tables[5]!, Int32Array.of(20)), /outside the vocabulary/);
+  });
+
+  it('rmsNorm, in place and not, including rows that leave a partial vector', () => {
+    const b = backend();
+    const r = rng(30 + threads);
+    for (const [n, dim] of [[3, 33], [1, 8], [40, 1000]] as const) {
+      const x = randoms(r, n * dim, 3);
+      const gamma = randoms(r, dim);
+      const want = new Float32Array(n * dim);
+      ref.rmsNorm(want, x, gamma, n, dim, 1e-6);
+      const got = b.alloc(n * dim);
+      b.rmsNorm(got, x, gamma, n, dim, 1e-6);
+      assertClose(got, want, want.map(Math.abs), 1e-5, `rmsNorm ${n}x${dim}`);
+      const inPlace = b.alloc(n * dim);
+      inPlace.set(x);
+      b.rmsNorm(inPlace, inPlace, gamma, n, dim, 1e-6);
+      assertClose(inPlace, want, want.map(Math.abs), 1e-5, `rmsNorm in place ${n}x${dim}`);
+    }
+  });
+
+  it('rope, both layouts, with an offset inside a wider head, positions changed in place', () => {
+    const b = backend();
+    const r = rng(40 + threads);
+    for (const layout of ['half', 'interleaved'] as const) {
+      for (const [n, heads, stride, offset, dim] of [[3, 2, 8, 0, 8], [4, 3, 14, 4, 6], [64, 8, 64, 0, 64]] as const) {
+        const table: RopeTable = { dim, layout, invFreq: Float32Array.from({ length: dim / 2 }, (_, i) => 10000 ** (-(2 * i) / dim)), scale: 1.25 };
+        const positions = Int32Array.from({ length: n }, (_, i) => 5 + i * 997);
+        const x = randoms(r, n * heads * stride);
+        const want = x.slice();
+        ref.rope({ x: want, n, heads, stride, offset, positions, table });
+        const got = b.alloc(x.length);
+        got.set(x);
+        b.rope({ x: got, n, heads, stride, offset, positions, table });
+        assertClose(got, want, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} ${n}x${heads}x${stride}`);
+        // The same table and positions array again, with one position changed in place: the
+        // backend's reused angles must follow the new contents.
+        positions[n - 1] = positions[n - 1]! + 3;
+        const want2 = x.slice();
+        ref.rope({ x: want2, n, heads, stride, offset, positions, table });
+        got.set(x);
+        b.rope({ x: got, n, heads, stride, offset, positions, table });
+        assertClose(got, want2, new Float32Array(x.length).fill(2.5), 1e-5, `rope ${layout} after a position changed`);
+      }
+    }
+  });
+
+  it('attention: causal, windowed, sinks, GQA, MLA-style aliased values, head-major caches, more keys than a tile', () => {
+    const b = backend();
+    const r = rng(50 + threads);
+    type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[]; headMajor?: boolean };
+    const cases: Case[] = [
+      { nq: 3, nk: 7, H: 4, KV: 2, dk: 8, dv: 8, window: null, sinks: false },
+      { nq: 5, nk: 9, H: 4, KV: 1, dk: 5, dv: 3, window: 3, sinks: true },
+      { nq: 2, nk: 6, H: 3, KV: 3, dk: 4, dv: 6, window: null, sinks: false, qPos: [-1, 2] },
+      { nq: 1, nk: 300, H: 8, KV: 2, dk: 64, dv: 64, window: 100, sinks: true },
+      { nq: 4, nk: 150, H: 16, KV: 1, dk: 36, dv: 32, window: null, sinks: false, mla: true },
+      { nq: 1, nk: 71, H: 8, KV: 4, dk: 20, dv: 12, window: null, sinks: false, headMajor: true },
+      { nq: 3, nk: 130, H: 6, KV: 3, dk: 32, dv: 32, window: 50, sinks: true, headMajor: true },
+    ];
+    for (const c of cases) {
+      const { nq, nk, H, KV, dk, dv } = c;
+      const kPos = Int32Array.from({ length: nk }, (_, j) => j);
+      const qPos = Int32Array.from(c.qPos ?? Array.from({ length: nq }, (_, i) => nk - nq + i));
+      const q = randoms(r, nq * H * dk, 2);
+      let k: Float32Array, v: Float32Array, kStride: number | undefined, vStride: number | undefined;
+      if (c.mla) {
+        // One row per key holds [latent (dv) | rope (dk - dv)]; values read the latent prefix of the same rows.
+        k = b.alloc(nk * dk);
+        k.set(randoms(r, nk * dk));
+        v = k;
+        kStride = dk;
+        vStride = dk;
+      } else {
+        k = randoms(r, nk * KV * dk);
+        v = randoms(r, nk * KV * dv);
+      }
+      const sinks = c.sinks ? randoms(r, H, 2) : null;
+      let kHeadStride: number | undefined, vHeadStride: number | undefined;
+      const rowMajor = { k, v };
+      if (c.headMajor) {
+        // [head][capacity][d] with spare capacity, as FullCache keeps it.
+        const cap = nk + 5;
+        const byHead = (x: Float32Array, d: number) => {
+          const y = new Float32Array(KV * cap * d);
+          for (let j = 0; j < nk; j++) for (let g = 0; g < KV; g++) y.set(x.subarray((j * KV + g) * d, (j * KV + g + 1) * d), (g * cap + j) * d);
+          return y;
+        };
+        [k, v] = [byHead(k, dk), byHead(v, dv)];
+        [kStride, vStride, kHeadStride, vHeadStride] = [dk, dv, cap * dk, cap * dv];
+      }
+      const args = (out: Float32Array): AttentionArgs => ({
+        q, k, v, kStride, vStride, kHeadStride, vHeadStride, out, nq, nk, numHeads: H, numKvHeads: KV, dk, dv, scale: 1 / Math.sqrt(dk), qPos, kPos, window: c.window, sinks,
+      });
+      const want = new Float32Array(nq * H * dv);
+      ref.attention(args(want));
+      if (c.headMajor) {
+        const rowWant = new Float32Array(want.length);
+        ref.attention({ ...args(rowWant), ...rowMajor, kStride: undefined, vStride: undefined, kHeadStride: undefined, vHeadStride: undefined });
+        assert.deepEqual(want, rowWant, 'the reference reads head-major and row-major caches alike');
+      }
+      const got = b.alloc(nq * H * dv);
+      got.fill(123); // must be fully overwritten
+      b.attention(args(got));
+      const vmax = v.reduce((m, a) => Math.max(m, Math.abs(a)), 0);
+      assertClose(got, want, new Float32Array(want.length).fill(vmax), 1e-5, `attention ${JSON.stringify(c)}`);
+    }
+  });
+
+  it('swiglu, swigluClamped, addBias, addScaled, softmax', () => {
+    const b = backend();
+    const r = rng(60 + threads);
+    for (const len of [1, 37, 70001]) {
+      const g = randoms(r, len, 8);
+      const u = randoms(r, len, 8);
+      const want = new Float32Array(len);
+      const got = b.alloc(len);
+      ref.swiglu(want, g, u, len);
+      b.swiglu(got, g, u, len);
+      assertClose(got, want, g.map((gv, i) => Math.abs(gv * u[i]!)), 1e-5, `swiglu ${len}`);
+      ref.swigluClamped(want, g, u, len, 7, 1.702);
+      b.swigluClamped(got, g, u, len, 7, 1.702);
+      assertClose(got, want, g.map((gv, i) => Math.abs(gv) * (Math.abs(u[i]!) + 1)), 1e-5, `swigluClamped ${len}`);
+      const a = randoms(r, len);
+      ref.addScaled(want, a, u, 0.3, len);
+      const sum = b.alloc(len);
+      sum.set(a);
+      b.addScaled(sum, sum, u, 0.3, len);
+      assertClose(sum, want, a.map((av, i) => Math.abs(av) + Math.abs(0.3 * u[i]!)), 1e-6, `addScaled ${len}`);
+    }
+    for (const [n, dim] of [[3, 5], [2, 33], [70, 1000]] as const) {
+      const bias = randoms(r, dim);
+      const x = randoms(r, n * dim, 10);
+      const want = x.slice();
+      ref.addBias(want, bias, n);
+      const got = x.slice();
+      b.addBias(got, bias, n);
+      assert.deepEqual(got, want, `addBias ${n}x${dim}`);
+      ref.softmax(want, n, dim);
+      b.softmax(got, n, dim);
+      assertClose(got, want, want.map((p) => p + 1e-7), 1e-5, `softmax ${n}x${dim}`);
+    }
+  });
+
+  it('alloc returns zeroed buffers, also after free; free ignores foreign arrays', () => {
+    const b = backend();
+    const a = b.alloc(100);
+    a.fill(7);
+    b.free(a);
+    b.free(new Float32Array(100));
+    const c = b.alloc(100);
+    assert.equal(c.every((v) => v === 0), true);
+    // Reuse proves the backend recognises its own buffers (else every op would stage copies).
+    assert.equal(c.byteOffset, a.byteOffset);
+    assert.equal(c.buffer, a.buffer);
+  });
+});
 
 describe('wasm backend arenas', () => {
   for (const threads of [1, 2]) {

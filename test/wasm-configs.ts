@@ -1,5 +1,6 @@
 /** The thread counts and kernel builds the wasm kernel tests run under, and the backend each suite uses. */
 import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
 import { WasmBackend } from '../src/backend/wasm/wasm-backend.js';
 
 /** Both kernel builds: relaxed SIMD (fused multiply-add, the default where the runtime has it) and baseline SIMD128. */
@@ -20,4 +21,21 @@ export async function kernelTestBackend(c: WasmConfig): Promise<WasmBackend> {
   const b = await WasmBackend.create({ ...c, minParallelWork: 1 });
   assert.equal(b.relaxedSimd, c.relaxedSimd, 'the kernel build asked for');
   return b;
+}
+
+/**
+ * One describe() per configuration, named `${title}, ${configName}`, with its kernel-test backend
+ * created before the suite's tests and disposed after; tests get the backend from `backend()`.
+ */
+export function describeWasmConfigs(title: string, body: (config: WasmConfig, backend: () => WasmBackend) => void): void {
+  for (const config of WASM_CONFIGS) {
+    describe(`${title}, ${configName(config)}`, () => {
+      let b: WasmBackend | undefined;
+      before(async () => {
+        b = await kernelTestBackend(config);
+      });
+      after(() => b?.dispose());
+      body(config, () => b!);
+    });
+  }
 }

@@ -21,7 +21,7 @@ import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
 import init from '../src/cli/commands/init.js';
 import { FIXTURES } from './helpers.js';
-import { configName, kernelTestBackend, WASM_CONFIGS } from './wasm-configs.js';
+import { describeWasmConfigs } from './wasm-configs.js';
 
 const ref = new RefBackend();
 const FORMATS: GgmlBlockFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
@@ -70,55 +70,49 @@ function assertClose(got: Float32Array, want: Float32Array, x: Float32Array, w: 
   }
 }
 
-for (const config of WASM_CONFIGS) {
-  const { threads } = config;
-  describe(`wasm ggml kernels, ${configName(config)}`, () => {
-    let b: WasmBackend;
-    before(async () => {
-      b = await kernelTestBackend(config);
-    });
-    after(() => b.dispose());
-
-    it('matvec and matmul match the reference for every block format, 1/3/17 rows, n = 1, 2, 5', () => {
-      const r = rng(threads);
-      for (const format of FORMATS) {
-        const per = GGML_BLOCK[format].elements;
-        for (const rows of [1, 3, 17]) {
-          for (const cols of [per, 3 * per]) {
-            const w = randomGgmlWeight(r, format, rows, cols, b);
-            for (const n of [1, 2, 5]) {
-              const x = randoms(r, n * cols);
-              const want = new Float32Array(n * rows);
-              ref.matmul(want, x, w, n);
-              const got = n === 2 ? b.alloc(n * rows) : new Float32Array(n * rows);
-              b.matmul(got, x, w, n);
-              assertClose(got, want, x, w, n, `${format} [${rows}x${cols}] n=${n}`);
-            }
+describeWasmConfigs('wasm ggml kernels', ({ threads }, backend) => {
+  it('matvec and matmul match the reference for every block format, 1/3/17 rows, n = 1, 2, 5', () => {
+    const b = backend();
+    const r = rng(threads);
+    for (const format of FORMATS) {
+      const per = GGML_BLOCK[format].elements;
+      for (const rows of [1, 3, 17]) {
+        for (const cols of [per, 3 * per]) {
+          const w = randomGgmlWeight(r, format, rows, cols, b);
+          for (const n of [1, 2, 5]) {
+            const x = randoms(r, n * cols);
+            const want = new Float32Array(n * rows);
+            ref.matmul(want, x, w, n);
+            const got = n === 2 ? b.alloc(n * rows) : new Float32Array(n * rows);
+            b.matmul(got, x, w, n);
+            assertClose(got, want, x, w, n, `${format} [${rows}x${cols}] n=${n}`);
           }
         }
       }
-    });
-
-    it('embed decodes rows exactly as the reference (q6_k: a weight the backend never prepared)', () => {
-      const r = rng(10 + threads);
-      for (const format of FORMATS) {
-        const w = randomGgmlWeight(r, format, 7, 2 * GGML_BLOCK[format].elements, format === 'q6_k' ? null : b);
-        const ids = Int32Array.of(6, 0, 3, 3, 1);
-        const want = new Float32Array(ids.length * w.cols);
-        const got = new Float32Array(ids.length * w.cols);
-        ref.embed(want, w, ids);
-        b.embed(got, w, ids);
-        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`${format} embed element ${i}: got ${got[i]}, want ${want[i]}`);
-      }
-    });
-
-    it('rejects block weights whose size does not match their shape', () => {
-      const data = new Uint8Array(34 * 2);
-      assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 1, cols: 48, data }), /divisible by 32/);
-      assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 3, cols: 32, data }), /68 data bytes, expected 102/);
-    });
+    }
   });
-}
+
+  it('embed decodes rows exactly as the reference (q6_k: a weight the backend never prepared)', () => {
+    const b = backend();
+    const r = rng(10 + threads);
+    for (const format of FORMATS) {
+      const w = randomGgmlWeight(r, format, 7, 2 * GGML_BLOCK[format].elements, format === 'q6_k' ? null : b);
+      const ids = Int32Array.of(6, 0, 3, 3, 1);
+      const want = new Float32Array(ids.length * w.cols);
+      const got = new Float32Array(ids.length * w.cols);
+      ref.embed(want, w, ids);
+      b.embed(got, w, ids);
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`${format} embed element ${i}: got ${got[i]}, want ${want[i]}`);
+    }
+  });
+
+  it('rejects block weights whose size does not match their shape', () => {
+    const b = backend();
+    const data = new Uint8Array(34 * 2);
+    assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 1, cols: 48, data }), /divisible by 32/);
+    assert.throws(() => b.prepareWeight({ format: 'q8_0', rows: 3, cols: 32, data }), /68 data bytes, expected 102/);
+  });
+});
 
 const MODELS = join(FIXTURES, 'models');
 
