@@ -10,22 +10,11 @@ import { createBackend, RefBackend, WasmBackend } from '../src/backend/index.js'
 import type { AttentionArgs, Backend, RopeTable } from '../src/backend/backend.js';
 import { dequantAll, f32Weight, type Weight, type WeightFormat } from '../src/tensor/weight.js';
 import { f32ToBf16, f32ToE4M3, f32ToF16 } from '../src/tensor/dtype.js';
+import { rng } from '../src/models/random-weights.js';
 import { checkAgainstReference, loadFixture, readReference } from './oracle.js';
 import { describeWasmConfigs } from './wasm-configs.js';
 
 const ref = new RefBackend();
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randoms(r: () => number, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);

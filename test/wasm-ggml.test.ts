@@ -20,6 +20,7 @@ import { GgufFile, convertToGguf, writeGgufFile } from '../src/node/gguf-file.js
 import { loadModelDir } from '../src/node/model-dir.js';
 import { readSafetensorsFile } from '../src/node/tensor-files.js';
 import init from '../src/cli/commands/init.js';
+import { rng } from '../src/models/random-weights.js';
 import { FIXTURES } from './helpers.js';
 import { describeWasmConfigs } from './wasm-configs.js';
 
@@ -27,18 +28,6 @@ const ref = new RefBackend();
 const FORMATS: GgmlBlockFormat[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
 /** Byte offsets of each format's f16 scale fields (d, and dmin for q4_k/q5_k) inside a block. */
 const F16_FIELDS: Record<GgmlBlockFormat, number[]> = { q8_0: [0], q4_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random blocks: every quant, 6-bit scale and high bit random; f16 scales finite, of either sign. */
 function randomGgmlWeight(r: () => number, format: GgmlBlockFormat, rows: number, cols: number, b: Backend | null): Weight {
