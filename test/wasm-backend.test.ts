@@ -147,6 +147,25 @@ describeWasmConfigs('wasm backend', ({ threads }, backend) => {
     assert.throws(() => b.embed(new Float32Array(13), tables[5]!, Int32Array.of(20)), /outside the vocabulary/);
   });
 
+  it('matvec decodes every e4m3 code in registers exactly as the reference (0x7f/0xff: NaN)', () => {
+    const b = backend();
+    const all8 = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const w = b.prepareWeight({ format: 'fp8_e4m3', rows: 16, cols: 16, data: all8, scales: Float32Array.of(1), block: [16, 16] });
+    // x one-hot at column c: out[r] is code 16r + c, decoded, times 1 (NaN for the rows holding 0x7f/0xff, as NaN * 0 is NaN).
+    for (let c = 0; c < 16; c++) {
+      const x = new Float32Array(16);
+      x[c] = 1;
+      const want = new Float32Array(16);
+      const got = new Float32Array(16);
+      ref.matmul(want, x, w, 1);
+      b.matmul(got, x, w, 1);
+      for (let r = 0; r < 16; r++) {
+        const same = got[r] === want[r] || (Number.isNaN(got[r]) && Number.isNaN(want[r]));
+        if (!same) assert.fail(`e4m3 row ${r}, x one-hot at column ${c} (code 0x${(16 * r + c).toString(16)}): got ${got[r]}, want ${want[r]}`);
+      }
+    }
+  });
+
   it('rmsNorm, in place and not, including rows that leave a partial vector', () => {
     const b = backend();
     const r = rng(30 + threads);

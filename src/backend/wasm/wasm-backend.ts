@@ -410,10 +410,11 @@ export class WasmBackend implements Backend {
 
   /** x in the lane order the format's matvec decoder produces (see assembly/permute.ts). */
   private permuted(a: Arena, format: KernelFormat, xp: number, cols: number, bc: number): number {
-    const name = format === 'bf16' || format === 'f16' ? 'permute_pairs' : format === 'mxfp4' ? 'permute_mxfp4' : format === 'fp8_e4m3' && bc % 16 === 0 ? 'permute_quads' : null;
+    const fp8 = format === 'fp8_e4m3' && bc % 16 === 0;
+    const name = format === 'bf16' || format === 'f16' || fp8 ? 'permute_pairs' : format === 'mxfp4' ? 'permute_mxfp4' : null;
     if (!name) return xp;
     const dst = a.stage(cols * 4);
-    (a.exports[name] as Fn)(xp, dst, cols);
+    (a.exports[name] as Fn)(xp, dst, cols, fp8 ? 16 : 8);
     return dst;
   }
 

@@ -25,6 +25,12 @@ const K = memory.data<u32>([
   0x0000ffff, 0x0000ffff, 0x0000ffff, 0x0000ffff, // 256: low halves
   0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // 272: 2^23 + 2^22 + 127 as f32 (exp4's 2^n)
   0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, // 288: the bits of 2^23 + 2^22
+  0x3f3e3d3c, 0x43424140, 0xbfbebdbc, 0xc3c2c1c0, // 304: e4m3 -> bf16 high byte, by the high nibble (normal codes)
+  0x3b3b3b00, 0x3c3c3c3c, 0x00000000, 0x00000000, // 320: e4m3 subnormal -> bf16 high byte, by the mantissa
+  0xc0800000, 0x60402000, 0x00000000, 0x00000000, // 336: e4m3 subnormal -> bf16 low byte, by the mantissa
+  0x78787878, 0x78787878, 0x78787878, 0x78787878, // 352: e4m3 exponent bits of each byte
+  0x80808080, 0x80808080, 0x80808080, 0x80808080, // 368: sign bit of each byte
+  0x7f7f7f7f, 0x7f7f7f7f, 0x7f7f7f7f, 0x7f7f7f7f, // 384: magnitude bits of each byte
 ], 16);
 
 @inline export function kNibble(): v128 { return v128.load(K, 0); }
@@ -73,6 +79,30 @@ const K = memory.data<u32>([
   // Subnormals: 2^-14 * (1 + m/1024) - 2^-14, exact.
   const f = f32x4.sub(b, v128.and(isSub, v128.load(K, 224)));
   return v128.or(f, i32x4.shl(v128.and(h, v128.load(K, 240)), 16));
+}
+
+/**
+ * Sixteen float8_e4m3fn bytes -> the high bytes of their bf16 values (every e4m3 value is exact in
+ * bf16, subnormals included, and none is a bf16 subnormal). Normal codes: sign | (exponent + 120) >> 1,
+ * a lookup by the high nibble; exponent-0 codes: a lookup by the mantissa, with the sign; 0x7f/0xff: NaN.
+ */
+@inline export function e4m3Bf16High(v: v128): v128 {
+  const lo = v128.and(v, kNibble());
+  const normal = lookup16(v128.load(K, 304), v128.and(i16x8.shr_u(v, 4), kNibble()));
+  const high = v128.bitselect(v128.or(lookup16(v128.load(K, 320), lo), v128.and(v, v128.load(K, 368))), normal, e4m3Zero(v));
+  const mag = v128.load(K, 384);
+  return v128.or(high, v128.and(i8x16.eq(v128.and(v, mag), mag), mag));
+}
+
+/** The low bytes to go with e4m3Bf16High: low nibble << 4 for normal codes, a lookup by the mantissa for exponent 0. */
+@inline export function e4m3Bf16Low(v: v128): v128 {
+  const lo = v128.and(v, kNibble());
+  return v128.bitselect(lookup16(v128.load(K, 336), lo), i16x8.shl(lo, 4), e4m3Zero(v));
+}
+
+/** Bytes whose e4m3 exponent is 0 (zero and subnormals) as all-ones. */
+@inline function e4m3Zero(v: v128): v128 {
+  return i8x16.eq(v128.and(v, v128.load(K, 352)), i8x16.splat(0));
 }
 
 /** float8_e4m3fn byte held in bits 24..31 of each lane (lower bits ignored) -> f32. */

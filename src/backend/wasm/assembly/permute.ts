@@ -2,25 +2,17 @@
 // lanes in a fixed non-natural order, so x is permuted once per call instead of per row.
 // Columns past the last whole group stay in natural order (the kernels' scalar tails read them).
 
-/** bf16/f16: per 8 columns, the even elements then the odd ones. */
-export function permute_pairs(x: usize, xp: usize, cols: i32): void {
-  const g = <usize>(cols & ~7);
+/**
+ * bf16/f16/fp8: per 8 columns, the even elements then the odd ones. `group` columns per SIMD step
+ * of the kernel (8, or 16 for fp8): only whole steps are permuted.
+ */
+export function permute_pairs(x: usize, xp: usize, cols: i32, group: i32): void {
+  const g = <usize>(cols & -group);
   for (let c: usize = 0; c < g; c += 8) {
     const a = v128.load(x + (c << 2));
     const b = v128.load(x + (c << 2), 16);
     v128.store(xp + (c << 2), i32x4.shuffle(a, b, 0, 2, 4, 6));
     v128.store(xp + (c << 2), i32x4.shuffle(a, b, 1, 3, 5, 7), 16);
-  }
-  for (let c = g; c < <usize>cols; c++) store<f32>(xp + (c << 2), load<f32>(x + (c << 2)));
-}
-
-/** fp8: per 16 columns, the 4x4 transpose (element 4j+k to position 4k+j). */
-export function permute_quads(x: usize, xp: usize, cols: i32): void {
-  const g = <usize>(cols & ~15);
-  for (let c: usize = 0; c < g; c += 16) {
-    for (let j: usize = 0; j < 4; j++) {
-      for (let k: usize = 0; k < 4; k++) store<f32>(xp + ((c + 4 * k + j) << 2), load<f32>(x + ((c + 4 * j + k) << 2)));
-    }
   }
   for (let c = g; c < <usize>cols; c++) store<f32>(xp + (c << 2), load<f32>(x + (c << 2)));
 }
