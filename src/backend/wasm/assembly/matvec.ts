@@ -188,8 +188,10 @@ export function matvec_f32_fp8w(tid: i32, r0: i32, r1: i32, out: usize, xp: usiz
 
 /**
  * MXFP4: 16 bytes + one E8M0 scale per 32 elements; E2M1 is decoded to bf16 by two table swizzles.
- * Constants held in registers and two product chains per block: 3.6 -> 4.1 G weights/s (1 thread,
- * cache-hot, 2880 columns), 6.9 -> 7.9 on 2 threads.
+ * Constants held in registers, two product chains per block, and two blocks per step into two
+ * accumulators. Measured, 2880 columns: 3.6 -> 4.1 G weights/s (1 thread, cache-hot) for the first
+ * two, 5.4 -> 6.1 for the two blocks per step (a faster moment of the machine); 2 threads, 4 MiB:
+ * 6.9 -> 7.9, then 7.1-9.2 -> 8.9-9.7.
  */
 export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: usize, w: usize, cols: i32, scales: usize): void {
   const blocks = <usize>(cols >> 5);
@@ -198,12 +200,16 @@ export function matvec_f32_mxfp4w(tid: i32, r0: i32, r1: i32, out: usize, xp: us
   for (let r = r0; r < r1; r++) {
     const p = w + <usize>r * (blocks << 4);
     const sp = scales + <usize>r * blocks;
-    let a = f32x4.splat(0);
-    for (let b: usize = 0; b < blocks; b++) {
-      const d = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7), nibble, high, tl, th);
-      a = madd(d, f32x4.splat(e8m0(load<u8>(sp + b))), a);
+    let a = f32x4.splat(0), a2 = f32x4.splat(0);
+    let b: usize = 0;
+    for (; b + 1 < blocks; b += 2) {
+      const d0 = mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7), nibble, high, tl, th);
+      const d1 = mxfp4Block(v128.load(p + (b << 4), 16), xp + (b << 7) + 128, nibble, high, tl, th);
+      a = madd(d0, f32x4.splat(e8m0(load<u8>(sp + b))), a);
+      a2 = madd(d1, f32x4.splat(e8m0(load<u8>(sp + b, 1))), a2);
     }
-    store<f32>(out + (<usize>r << 2), hsum(a));
+    if (b < blocks) a = madd(mxfp4Block(v128.load(p + (b << 4)), xp + (b << 7), nibble, high, tl, th), f32x4.splat(e8m0(load<u8>(sp + b))), a);
+    store<f32>(out + (<usize>r << 2), hsum(f32x4.add(a, a2)));
   }
 }
 
