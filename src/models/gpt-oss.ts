@@ -42,8 +42,8 @@ export function buildGptOss(spec: ModelSpec, store: WeightStore, backend: Backen
 /** One GatedMlpWeights per expert, in nn.Linear layout with gate and up separated. */
 export function loadGptOssExperts(store: WeightStore, prefix: string, numExperts: number, hidden: number, inter: number): GatedMlpWeights[] {
   const E = numExperts;
-  const gateUpBias = store.vector(`${prefix}.gate_up_proj_bias`, E * 2 * inter, [E, 2 * inter]);
-  const downBias = store.vector(`${prefix}.down_proj_bias`, E * hidden, [E, hidden]);
+  const gateUpBias = store.values(`${prefix}.gate_up_proj_bias`, E * 2 * inter, [E, 2 * inter]);
+  const downBias = store.values(`${prefix}.down_proj_bias`, E * hidden, [E, hidden]);
   const mxfp4 = store.has(`${prefix}.gate_up_proj_blocks`);
   if (mxfp4 && store.quant.kind !== 'mxfp4')
     store.fail(`${prefix}.gate_up_proj_blocks`, 'is MXFP4 but config.json has no mxfp4 quantization_config');
@@ -60,9 +60,9 @@ export function loadGptOssExperts(store: WeightStore, prefix: string, numExperts
       gate: gateUp[e]![0]!,
       up: gateUp[e]![1]!,
       down: down[e]![0]!,
-      gateBias: b.filter((_, j) => j % 2 === 0),
-      upBias: b.filter((_, j) => j % 2 === 1),
-      downBias: downBias.slice(e * hidden, (e + 1) * hidden),
+      gateBias: store.place(b.filter((_, j) => j % 2 === 0)),
+      upBias: store.place(b.filter((_, j) => j % 2 === 1)),
+      downBias: store.place(downBias.subarray(e * hidden, (e + 1) * hidden)),
     };
   });
 }

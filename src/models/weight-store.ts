@@ -88,7 +88,7 @@ export class WeightStore {
     const fused: Weight = { format: parts[0]!.format, rows: rows.reduce((a, b) => a + b, 0), cols, data: all };
     if (fp8) {
       fused.block = block!;
-      fused.scales = concatF32(parts.map((p) => p.scales as Float32Array));
+      fused.scales = this.place(concatF32(parts.map((p) => p.scales as Float32Array)));
     }
     return { parts, fused: this.backend.prepareWeight(fused) };
   }
@@ -112,8 +112,16 @@ export class WeightStore {
     return this.backend.prepareWeight(w);
   }
 
-  /** A small tensor decoded to f32, checked to hold `length` values (and `shape` when given). */
+  /**
+   * A small tensor decoded to f32, checked to hold `length` values (and `shape` when given), in
+   * backend memory like the matrices: a kernel reading a norm weight then needs no staging copy.
+   */
   vector(name: string, length: number, shape?: number[]): Float32Array {
+    return this.place(this.values(name, length, shape));
+  }
+
+  /** vector() in ordinary memory, for a loader that rearranges the values before use (then place()s the result). */
+  values(name: string, length: number, shape?: number[]): Float32Array {
     const { data, dtype, shape: found, format } = this.bytes(name);
     if (shape && found.join(',') !== shape.join(','))
       this.fail(name, `expected shape [${shape.join(', ')}], found [${found.join(', ')}]`);
@@ -123,10 +131,14 @@ export class WeightStore {
       ? dequantAll({ format, rows: 1, cols: count, data })
       : decodeFloats(data, dtype, () => this.fail(name, `dtype ${dtype} is not a float type`));
     if (out.length !== length) this.fail(name, `expected ${length} values, found ${out.length}`);
-    // In backend memory, like the matrices: a kernel reading a norm weight then needs no staging copy.
-    const bytes = this.backend.allocWeightBytes(out.byteLength);
-    const placed = new Float32Array(bytes.buffer, bytes.byteOffset, out.length);
-    placed.set(out);
+    return out;
+  }
+
+  /** A copy of `values` in backend weight memory. */
+  place(values: Float32Array): Float32Array {
+    const bytes = this.backend.allocWeightBytes(values.byteLength);
+    const placed = new Float32Array(bytes.buffer, bytes.byteOffset, values.length);
+    placed.set(values);
     return placed;
   }
 
