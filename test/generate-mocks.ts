@@ -92,6 +92,7 @@ class FakeLayer implements LayerCache {
   allocatedBytes() {
     return 0;
   }
+  release() {}
   bytesPerToken() {
     return 0;
   }

@@ -52,7 +52,8 @@ test('FullCache, head-major: each head reads its own keys and values at every po
 test('RingCache: keeps the last window positions, in constant memory, whatever the chunking', () => {
   const window = 4;
   const ring = new RingCache(new RefBackend(), 2, 1, window);
-  const bytes = ring.allocatedBytes();
+  assert.equal(ring.allocatedBytes(), 0, 'storage is taken on first use');
+  const bytes = window * (2 + 1) * 4;
   let next = 0;
   for (const chunk of [1, 2, 6, 1, 3, 1]) {
     const positions = Array.from({ length: chunk }, (_, i) => next + i);
@@ -142,5 +143,37 @@ for (const name of ['gpt-oss', 'gpt-oss-mxfp4']) {
     // Only the full layers cost memory per further token.
     const fullLayers = model.spec.layers.filter((l) => l.attention === 'full').length;
     assert.equal(cache.bytesPerToken(), fullLayers * 2 * numKvHeads * headDim * 4);
+  });
+}
+
+/** A reference backend that tracks the buffers alloc() handed out and free() took back. */
+class CountingBackend extends RefBackend {
+  readonly live = new Set<Float32Array>();
+  override alloc(length: number): Float32Array {
+    const buf = super.alloc(length);
+    this.live.add(buf);
+    return buf;
+  }
+  override free(buf: Float32Array): void {
+    this.live.delete(buf);
+  }
+}
+
+for (const name of ['gpt-oss', 'qwen3-dense', 'deepseek-v3']) {
+  test(`${name}: ModelCache.release hands every cache buffer back, and the cache works again after it`, () => {
+    const backend = new CountingBackend();
+    const model = loadFixture(name, backend);
+    const ids = readReference(name).ids[0]!;
+    const before = new Set(backend.live);
+    const cache = model.newCache();
+    const first = model.forward(ids, cache, { logits: 'last' });
+    assert.ok(backend.live.size > before.size, 'the cache took no backend memory');
+    assert.ok(cache.allocatedBytes() > 0);
+    cache.release();
+    assert.deepEqual([...backend.live].filter((b) => !before.has(b)), [], 'buffers still held after release');
+    assert.equal(cache.length, 0);
+    assert.equal(cache.allocatedBytes(), 0);
+    const again = model.forward(ids, cache, { logits: 'last' });
+    assert.deepEqual(again, first);
   });
 }

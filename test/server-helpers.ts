@@ -169,6 +169,7 @@ class IdsCache implements LayerCache {
   allocatedBytes() {
     return 0;
   }
+  release() {}
   bytesPerToken() {
     return 0;
   }

@@ -46,6 +46,7 @@ export class CachedModel {
   }
 
   reset(): void {
+    this.cache?.release();
     this.cache = null;
     this.ids = [];
   }
@@ -63,6 +64,7 @@ export class CachedModel {
     if (keep === n) keep = n - 1;
     if (!this.cache || !this.cache.truncate(keep)) {
       // A sliding-window ring that has rolled past `keep` cannot go back: start over.
+      this.cache?.release();
       this.cache = this.model.newCache();
       keep = 0;
     }

@@ -43,6 +43,11 @@ export class ModelCache {
     return this.layers.reduce((a, l) => a + l.allocatedBytes(), 0);
   }
 
+  /** Hands every layer's storage back to the backend for reuse (backend memory is not garbage-collected); the cache is then empty. */
+  release(): void {
+    this.layers.forEach((l) => l.release());
+  }
+
   /** What each further token adds at long context (sliding layers add nothing). */
   bytesPerToken(): number {
     return this.layers.reduce((a, l) => a + l.bytesPerToken(), 0);

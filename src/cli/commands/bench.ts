@@ -13,7 +13,7 @@ const help = `owl bench — prefill and decode speed of a model, against the mem
 Usage: owl bench MODEL_DIR [--repeat N] [--json] [--backend wasm|ref] [--threads N]
 
 Measures, each repeated N times (median and spread reported):
-  prefill tokens/s for 128- and 512-token prompts (random ids, fresh cache each time)
+  prefill tokens/s for 128- and 512-token prompts (random ids; a fresh cache each time, on the memory the last one released)
   decode tokens/s for 64 tokens after a 128-token prompt
   the machine's memory read bandwidth with the same threads (wasm backend), probed right after
   each decode run (best of 3 passes), and decode as a fraction of that run's ceiling:
@@ -97,9 +97,11 @@ export default {
         for (let r = 0; r < repeat; r++) {
           warnIfBusy(threads);
           const prompt = ids(n);
+          const cache = model.newCache();
           const s = performance.now();
-          model.forward(prompt, model.newCache(), { logits: 'last' });
+          model.forward(prompt, cache, { logits: 'last' });
           runs.push(n / ((performance.now() - s) / 1000));
+          cache.release();
         }
         prefill[n] = stat(runs);
       }
@@ -117,6 +119,7 @@ export default {
         const s = performance.now();
         for (let i = 0; i < decodeTokens; i++) model.forward([Math.floor(next() * spec.vocabSize)], cache, { logits: 'last' });
         const tps = decodeTokens / ((performance.now() - s) / 1000);
+        cache.release();
         // The probe runs right after each decode run: shared machines' bandwidth drifts, and a
         // fraction of a ceiling measured minutes apart would mix two different machines. The best
         // of three passes is the ceiling (as STREAM reports it), so the fraction errs low.

@@ -29,6 +29,8 @@ export interface LayerCache {
   truncate(len: number): boolean;
   /** Bytes of cache storage currently allocated. */
   allocatedBytes(): number;
+  /** Hands the storage back to the backend for reuse and empties the cache (still usable: it allocates again on demand). */
+  release(): void;
   /** Allocated bytes per token of capacity (what each further token costs). */
   bytesPerToken(): number;
 }
@@ -109,6 +111,14 @@ export class FullCache implements LayerCache {
     return true;
   }
 
+  release(): void {
+    if (this.cap) {
+      this.backend.free(this.k);
+      if (this.vWidth) this.backend.free(this.v);
+    }
+    Object.assign(this, { k: new Float32Array(0), v: new Float32Array(0), pos: new Int32Array(0), cap: 0, length: 0 });
+  }
+
   truncate(len: number): boolean {
     this.length = Math.min(this.length, len);
     return true;
@@ -126,8 +136,8 @@ export class FullCache implements LayerCache {
 
 /** The last `window` positions only: a sliding-window layer's cache never grows past its window. */
 export class RingCache implements LayerCache {
-  private readonly k: Float32Array;
-  private readonly v: Float32Array;
+  private k: Float32Array = new Float32Array(0);
+  private v: Float32Array = new Float32Array(0);
   private readonly pos: Int32Array;
   length = 0;
 
@@ -137,14 +147,17 @@ export class RingCache implements LayerCache {
     readonly vWidth: number,
     readonly window: number,
   ) {
-    this.k = backend.alloc(window * kWidth);
-    this.v = backend.alloc(window * vWidth);
     this.pos = new Int32Array(window);
   }
 
   append(k: Float32Array, v: Float32Array | null, n: number, positions: Int32Array): KvView {
     if (!v) throw new Error('RingCache needs values');
     const { kWidth, vWidth, window } = this;
+    // Storage is taken on first use (and again after release).
+    if (this.k.length === 0) {
+      this.k = this.backend.alloc(window * kWidth);
+      this.v = this.backend.alloc(window * vWidth);
+    }
     // Attention reads the kept rows followed by the new ones; only the last `window` are stored back.
     const kept = Math.min(this.length, window);
     const nk = kept + n;
@@ -182,5 +195,13 @@ export class RingCache implements LayerCache {
 
   bytesPerToken(): number {
     return 0;
+  }
+
+  release(): void {
+    this.backend.free(this.k);
+    this.backend.free(this.v);
+    this.k = new Float32Array(0);
+    this.v = new Float32Array(0);
+    this.length = 0;
   }
 }
