@@ -213,7 +213,8 @@ describeWasmConfigs('wasm backend', ({ threads }, backend) => {
   it('attention: causal, windowed, sinks, GQA, MLA-style aliased values, head-major caches, more keys than a tile', () => {
     const b = backend();
     const r = rng(50 + threads);
-    type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[]; headMajor?: boolean };
+    // kShift stores key positions rotated (a ring cache's order): tiles then hold unsorted positions.
+    type Case = { nq: number; nk: number; H: number; KV: number; dk: number; dv: number; window: number | null; sinks: boolean; mla?: boolean; qPos?: number[]; headMajor?: boolean; kShift?: number };
     const cases: Case[] = [
       { nq: 3, nk: 7, H: 4, KV: 2, dk: 8, dv: 8, window: null, sinks: false },
       { nq: 5, nk: 9, H: 4, KV: 1, dk: 5, dv: 3, window: 3, sinks: true },
@@ -222,10 +223,14 @@ describeWasmConfigs('wasm backend', ({ threads }, backend) => {
       { nq: 4, nk: 150, H: 16, KV: 1, dk: 36, dv: 32, window: null, sinks: false, mla: true },
       { nq: 1, nk: 71, H: 8, KV: 4, dk: 20, dv: 12, window: null, sinks: false, headMajor: true },
       { nq: 3, nk: 130, H: 6, KV: 3, dk: 32, dv: 32, window: 50, sinks: true, headMajor: true },
+      // Prefill-sized: tiles no query sees, tiles every query sees whole, and the diagonal between.
+      { nq: 150, nk: 150, H: 4, KV: 2, dk: 16, dv: 16, window: null, sinks: false, headMajor: true },
+      { nq: 140, nk: 200, H: 2, KV: 1, dk: 12, dv: 8, window: 70, sinks: true },
+      { nq: 90, nk: 160, H: 4, KV: 2, dk: 8, dv: 8, window: 64, sinks: false, kShift: 37 },
     ];
     for (const c of cases) {
       const { nq, nk, H, KV, dk, dv } = c;
-      const kPos = Int32Array.from({ length: nk }, (_, j) => j);
+      const kPos = Int32Array.from({ length: nk }, (_, j) => (j + (c.kShift ?? 0)) % nk);
       const qPos = Int32Array.from(c.qPos ?? Array.from({ length: nq }, (_, i) => nk - nq + i));
       const q = randoms(r, nq * H * dk, 2);
       let k: Float32Array, v: Float32Array, kStride: number | undefined, vStride: number | undefined;

@@ -57,6 +57,13 @@ const K = memory.data<u32>([
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
+/** The four horizontal sums [Σa, Σb, Σc, Σd] in one vector (6 shuffles and 3 adds, not 4 hsums). */
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
 /** bf16 pairs: the low halves (elements 2j) as f32. */
 @inline export function bf16Even(v: v128): v128 {
   return i32x4.shl(v, 16);
