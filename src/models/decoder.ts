@@ -98,21 +98,27 @@ export class DecoderModel implements CausalLM {
     const delta = b.alloc(n * hidden);
     b.embed(x, this.w.embed, tokens);
     opts.onHidden?.(0, x);
-    this.w.layers.forEach((layer, i) => {
-      b.rmsNorm(normed, x, layer.attnNorm, n, hidden, eps);
-      layer.attention.forward(normed, delta, n, positions, cache.layers[i]!);
-      b.addScaled(x, x, delta, 1, n * hidden);
-      b.rmsNorm(normed, x, layer.mlpNorm, n, hidden, eps);
-      layer.mlp.forward(normed, delta, n);
-      b.addScaled(x, x, delta, 1, n * hidden);
-      if (i < this.w.layers.length - 1) opts.onHidden?.(i + 1, x);
-    });
-    b.rmsNorm(normed, x, this.w.finalNorm, n, hidden, eps);
-    opts.onHidden?.(this.w.layers.length, normed);
     const rows = opts.logits === 'last' ? 1 : n;
+    // Only the last `rows` tokens' hidden states reach the logits: the last layer needs every token's
+    // keys and values for the cache, but queries, the MLP and the final norm only for those rows.
+    const lastRows = opts.onHidden ? n : rows;
+    const L = this.w.layers.length;
+    this.w.layers.forEach((layer, i) => {
+      const m = i === L - 1 ? lastRows : n;
+      const xs = x.subarray((n - m) * hidden);
+      b.rmsNorm(normed, x, layer.attnNorm, n, hidden, eps);
+      layer.attention.forward(normed, delta, n, positions, cache.layers[i]!, m);
+      b.addScaled(xs, xs, delta, 1, m * hidden);
+      b.rmsNorm(normed, xs, layer.mlpNorm, m, hidden, eps);
+      layer.mlp.forward(normed, delta, m);
+      b.addScaled(xs, xs, delta, 1, m * hidden);
+      if (i < L - 1) opts.onHidden?.(i + 1, x);
+    });
+    b.rmsNorm(normed, x.subarray((n - lastRows) * hidden), this.w.finalNorm, lastRows, hidden, eps);
+    opts.onHidden?.(L, normed);
     // The caller keeps the logits: ordinary memory, written by the LM head (a backend stages and copies them).
     const logits = new Float32Array(rows * vocabSize);
-    b.matmul(logits, normed.subarray((n - rows) * hidden), this.w.lmHead, rows);
+    b.matmul(logits, normed.subarray((lastRows - rows) * hidden), this.w.lmHead, rows);
     for (const buf of [x, normed, delta]) b.free(buf);
     return logits;
   }

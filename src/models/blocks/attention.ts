@@ -9,8 +9,12 @@ import { FullCache, RingCache, type LayerCache } from './kv-cache.js';
 import { project } from './projections.js';
 
 export interface AttentionBlock {
-  /** out[n, hidden] = attention(x[n, hidden]) for tokens at `positions`, reading and extending `cache`. */
-  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache): void;
+  /**
+   * out[outRows, hidden] = attention(x[n, hidden]) for the last outRows (default n) of the tokens at
+   * `positions`; every token's keys and values go into `cache`. A prefill whose last layer feeds
+   * only the last token's logits asks for 1 row and skips the other rows' queries' work.
+   */
+  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache, outRows?: number): void;
   newCache(): LayerCache;
 }
 
@@ -57,9 +61,10 @@ export class GqaAttention implements AttentionBlock {
       : new RingCache(this.backend, width, width, this.opt.window);
   }
 
-  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache): void {
+  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache, outRows = n): void {
     const b = this.backend;
     const { numHeads, numKvHeads, headDim } = this.opt.spec;
+    const m = outRows;
     const { w } = this;
     // 1. Projections
     const { outs: [q, k, v], buffers } = project(b, x, n, [w.q, w.k, w.v], w.qkv);
@@ -74,15 +79,15 @@ export class GqaAttention implements AttentionBlock {
     b.rope({ ...rope, x: k, heads: numKvHeads });
     // 3. Attend over cached + new keys
     const kv = cache.append(k, v, n, positions);
-    const attn = b.alloc(n * numHeads * headDim);
+    const attn = b.alloc(m * numHeads * headDim);
     b.attention({
-      q, k: kv.k, v: kv.v, out: attn, nq: n, nk: kv.nk, numHeads, numKvHeads, dk: headDim, dv: headDim,
-      kStride: kv.kStride, vStride: kv.vStride, kHeadStride: kv.kHeadStride, vHeadStride: kv.vHeadStride, scale: this.scale, qPos: positions, kPos: kv.kPos,
+      q: q.subarray((n - m) * numHeads * headDim), k: kv.k, v: kv.v, out: attn, nq: m, nk: kv.nk, numHeads, numKvHeads, dk: headDim, dv: headDim,
+      kStride: kv.kStride, vStride: kv.vStride, kHeadStride: kv.kHeadStride, vHeadStride: kv.vHeadStride, scale: this.scale, qPos: positions.subarray(n - m), kPos: kv.kPos,
       window: this.opt.window, sinks: w.sinks ?? null,
     });
     // 4. Output projection
-    b.matmul(out, attn, w.o, n);
-    if (w.oBias) b.addBias(out, w.oBias, n);
+    b.matmul(out, attn, w.o, m);
+    if (w.oBias) b.addBias(out, w.oBias, m);
     for (const buf of [...buffers, attn]) b.free(buf);
   }
 }

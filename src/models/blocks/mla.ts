@@ -114,22 +114,25 @@ export class MlaAttention implements AttentionBlock {
     return new FullCache(this.backend, kvLoraRank + qkRopeHeadDim, 0);
   }
 
-  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache): void {
+  forward(x: Float32Array, out: Float32Array, n: number, positions: Int32Array, cache: LayerCache, outRows = n): void {
     const b = this.backend;
     const { numHeads: H, kvLoraRank: r, qkNopeHeadDim: nope, qkRopeHeadDim: rope, vHeadDim: dv, latentNormEps } = this.opt.spec;
     const { w } = this;
     const dq = nope + rope;
-    // 1. Queries [n, H, nope | rope]
-    const q = b.alloc(n * H * dq);
-    if (w.q) b.matmul(q, x, w.q, n);
+    // 1. Queries [m, H, nope | rope] of the last m tokens (the ones whose outputs are wanted)
+    const m = outRows;
+    const xq = x.subarray((n - m) * w.kvA.cols);
+    const qPos = positions.subarray(n - m);
+    const q = b.alloc(m * H * dq);
+    if (w.q) b.matmul(q, xq, w.q, m);
     else {
-      const qa = b.alloc(n * w.qA!.rows);
-      b.matmul(qa, x, w.qA!, n);
-      b.rmsNorm(qa, qa, w.qANorm!, n, w.qA!.rows, latentNormEps);
-      b.matmul(q, qa, w.qB!, n);
+      const qa = b.alloc(m * w.qA!.rows);
+      b.matmul(qa, xq, w.qA!, m);
+      b.rmsNorm(qa, qa, w.qANorm!, m, w.qA!.rows, latentNormEps);
+      b.matmul(q, qa, w.qB!, m);
       b.free(qa);
     }
-    b.rope({ x: q, n, heads: H, stride: dq, offset: nope, positions, table: this.opt.rope });
+    b.rope({ x: q, n: m, heads: H, stride: dq, offset: nope, positions: qPos, table: this.opt.rope });
     // 2. Cache rows [n, latent | k_pe]: normalised latent, roped shared key
     const row = r + rope;
     const ckv = b.alloc(n * row);
@@ -142,12 +145,12 @@ export class MlaAttention implements AttentionBlock {
     const kv = cache.append(ckv, null, n, positions);
     b.free(lat);
     b.free(ckv);
-    // 3. Attention -> [n, H, v]
-    const attn = b.alloc(n * H * dv);
-    this.lastPath = this.choosePath(n, kv.nk);
-    if (this.lastPath === 'naive') this.attendNaive(q, kv, attn, n, positions);
-    else this.attendAbsorbed(q, kv, attn, n, positions);
-    b.matmul(out, attn, w.o, n);
+    // 3. Attention -> [m, H, v]
+    const attn = b.alloc(m * H * dv);
+    this.lastPath = this.choosePath(m, kv.nk);
+    if (this.lastPath === 'naive') this.attendNaive(q, kv, attn, m, qPos);
+    else this.attendAbsorbed(q, kv, attn, m, qPos);
+    b.matmul(out, attn, w.o, m);
     b.free(q);
     b.free(attn);
   }
