@@ -72,13 +72,15 @@ async function runLlama(): Promise<[number, number]> {
 
 // One cache emptied before each run, as llama.cpp's sequence is (its KV cache is allocated once, with the context).
 const owlCache = owl.model.newCache();
+// One logits buffer for every decode step, as Owl's generation loop keeps it (ForwardOptions.out).
+const owlLogits = new Float32Array(owl.spec.vocabSize);
 function runOwl(): [number, number] {
   const cache = owlCache;
   cache.truncate(0);
   const t0 = performance.now();
   owl.model.forward(ids.slice(0, P), cache, { logits: 'last' });
   const t1 = performance.now();
-  for (let i = P; i < P + G; i++) owl.model.forward([ids[i]!], cache, { logits: 'last' });
+  for (let i = P; i < P + G; i++) owl.model.forward([ids[i]!], cache, { logits: 'last', out: owlLogits });
   const t2 = performance.now();
   return [t1 - t0, t2 - t1];
 }

@@ -47,3 +47,16 @@ describe('logits: last, wasm backend (2 threads)', () => {
   after(() => b.dispose());
   check(() => b);
 });
+
+describe('ForwardOptions.out', () => {
+  it('the logits are written into the buffer given, which is returned; a buffer of the wrong size is refused', () => {
+    const model = loadFixture('qwen3-dense');
+    const ids = readReference('qwen3-dense').ids[0]!;
+    const want = model.forward(ids, model.newCache(), { logits: 'last' });
+    const out = new Float32Array(model.spec.vocabSize).fill(NaN);
+    const got = model.forward(ids, model.newCache(), { logits: 'last', out });
+    assert.equal(got, out);
+    assert.deepEqual(got, want);
+    assert.throws(() => model.forward(ids, model.newCache(), { logits: 'all', out }), /out holds \d+ floats, the logits need/);
+  });
+});

@@ -33,6 +33,7 @@ export class AbortedError extends OwlError {
 export class CachedModel {
   private cache: ModelCache | null = null;
   private ids: number[] = [];
+  private stepLogits: Float32Array | null = null;
 
   constructor(readonly model: CausalLM) {}
 
@@ -81,15 +82,19 @@ export class CachedModel {
     return { logits: logits!, reused: keep, prefilled: n - keep };
   }
 
-  /** Append one generated token; returns the logits after it. */
+  /**
+   * Append one generated token; returns the logits after it, in a buffer this model reuses: they
+   * are valid until the next step() (copy them to keep them).
+   */
   step(id: number): Float32Array {
     if (this.ids.length + 1 > this.contextLength) throw new OwlError(`the context of ${this.contextLength} tokens is full`);
-    return this.run([id]);
+    this.stepLogits ??= new Float32Array(this.model.spec.vocabSize);
+    return this.run([id], this.stepLogits);
   }
 
-  private run(ids: number[]): Float32Array {
+  private run(ids: number[], out?: Float32Array): Float32Array {
     try {
-      const logits = this.model.forward(ids, this.cache!, { logits: 'last' });
+      const logits = this.model.forward(ids, this.cache!, { logits: 'last', out });
       this.ids.push(...ids);
       return logits;
     } catch (e) {

@@ -117,7 +117,9 @@ export default {
         const cache = model.newCache();
         model.forward(ids(promptLen), cache, { logits: 'last' });
         const s = performance.now();
-        for (let i = 0; i < decodeTokens; i++) model.forward([Math.floor(next() * spec.vocabSize)], cache, { logits: 'last' });
+        // One logits buffer for every step, as a generation loop keeps it (see ForwardOptions.out).
+        const out = new Float32Array(spec.vocabSize);
+        for (let i = 0; i < decodeTokens; i++) model.forward([Math.floor(next() * spec.vocabSize)], cache, { logits: 'last', out });
         const tps = decodeTokens / ((performance.now() - s) / 1000);
         cache.release();
         // The probe runs right after each decode run: shared machines' bandwidth drifts, and a
