@@ -65,6 +65,8 @@ export function attention(
   const kb = k + (<usize>(g * kHead) << 2);
   const vb = v + (<usize>(g * vHead) << 2);
   const pmin = min(min(pos0, pos1), min(pos2, pos3)), pmax = max(max(pos0, pos1), max(pos2, pos3));
+  const posV = i32x4(pos0, pos1, pos2, pos3);
+  const scaleV = f32x4.splat(scale);
   let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
   let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
   if (sinks) {
@@ -154,20 +156,24 @@ export function attention(
     }
     if (R == 4) {
       // Four rows (a prefill's queries, or a wide GQA group): two keys per step, one accumulator per
-      // (row, key), so each q load feeds two multiply-adds and each key load four.
+      // (row, key), so each q load feeds two multiply-adds and each key load four. Each key's four
+      // scores then stay one vector (scale, mask, running max: no scalar f32 max, which V8 branches on).
       const d4 = <usize>(dk & ~3) << 2;
+      let tv = f32x4(t0, t1, t2, t3);
       for (; jStart + 1 < j1; jStart += 2) {
         const j = jStart;
         const kpa = load<i32>(kPos + (<usize>j << 2)), kpb = load<i32>(kPos + (<usize>j << 2), 4);
-        const va0 = all || visible(kpa, pos0, window), va1 = all || visible(kpa, pos1, window), va2 = all || visible(kpa, pos2, window), va3 = all || visible(kpa, pos3, window);
-        const vb0 = all || visible(kpb, pos0, window), vb1 = all || visible(kpb, pos1, window), vb2 = all || visible(kpb, pos2, window), vb3 = all || visible(kpb, pos3, window);
         const at = <usize>(j - j0) << 2;
-        if (!(va0 | va1 | va2 | va3 | vb0 | vb1 | vb2 | vb3)) {
-          store<f32>(s0 + at, -Infinity); store<f32>(s0 + at, -Infinity, 4);
-          store<f32>(s1 + at, -Infinity); store<f32>(s1 + at, -Infinity, 4);
-          store<f32>(s2 + at, -Infinity); store<f32>(s2 + at, -Infinity, 4);
-          store<f32>(s3 + at, -Infinity); store<f32>(s3 + at, -Infinity, 4);
-          continue;
+        let visA = i32x4.splat(-1), visB = i32x4.splat(-1);
+        if (!all) {
+          visA = visibleRows(kpa, posV, window);
+          visB = visibleRows(kpb, posV, window);
+          if (!v128.any_true(v128.or(visA, visB))) {
+            const hidden = f32x4.splat(-Infinity);
+            storeLanes(s0, s1, s2, s3, at, hidden);
+            storeLanes(s0, s1, s2, s3, at + 4, hidden);
+            continue;
+          }
         }
         const ka = kb + (<usize>j * <usize>kStride << 2);
         const kc = ka + (<usize>kStride << 2);
@@ -184,26 +190,21 @@ export function attention(
           const u3 = v128.load(q3 + c);
           a3 = madd(u3, x, a3); c3 = madd(u3, y, c3);
         }
-        const sa = hsum4(a0, a1, a2, a3), sb = hsum4(c0, c1, c2, c3);
-        let da0 = f32x4.extract_lane(sa, 0), da1 = f32x4.extract_lane(sa, 1), da2 = f32x4.extract_lane(sa, 2), da3 = f32x4.extract_lane(sa, 3);
-        let db0 = f32x4.extract_lane(sb, 0), db1 = f32x4.extract_lane(sb, 1), db2 = f32x4.extract_lane(sb, 2), db3 = f32x4.extract_lane(sb, 3);
+        let sa = hsum4(a0, a1, a2, a3), sb = hsum4(c0, c1, c2, c3);
         for (let c = d4; c < dkBytes; c += 4) {
-          const x = load<f32>(ka + c), y = load<f32>(kc + c);
-          const u0 = load<f32>(q0 + c), u1 = load<f32>(q1 + c), u2 = load<f32>(q2 + c), u3 = load<f32>(q3 + c);
-          da0 += u0 * x; da1 += u1 * x; da2 += u2 * x; da3 += u3 * x;
-          db0 += u0 * y; db1 += u1 * y; db2 += u2 * y; db3 += u3 * y;
+          const qc = f32x4(load<f32>(q0 + c), load<f32>(q1 + c), load<f32>(q2 + c), load<f32>(q3 + c));
+          sa = f32x4.add(sa, f32x4.mul(qc, f32x4.splat(load<f32>(ka + c))));
+          sb = f32x4.add(sb, f32x4.mul(qc, f32x4.splat(load<f32>(kc + c))));
         }
-        da0 = va0 ? da0 * scale : -Infinity; da1 = va1 ? da1 * scale : -Infinity;
-        da2 = va2 ? da2 * scale : -Infinity; da3 = va3 ? da3 * scale : -Infinity;
-        db0 = vb0 ? db0 * scale : -Infinity; db1 = vb1 ? db1 * scale : -Infinity;
-        db2 = vb2 ? db2 * scale : -Infinity; db3 = vb3 ? db3 * scale : -Infinity;
-        t0 = max(t0, max(da0, db0)); t1 = max(t1, max(da1, db1));
-        t2 = max(t2, max(da2, db2)); t3 = max(t3, max(da3, db3));
-        store<f32>(s0 + at, da0); store<f32>(s0 + at, db0, 4);
-        store<f32>(s1 + at, da1); store<f32>(s1 + at, db1, 4);
-        store<f32>(s2 + at, da2); store<f32>(s2 + at, db2, 4);
-        store<f32>(s3 + at, da3); store<f32>(s3 + at, db3, 4);
+        const minus = f32x4.splat(-Infinity);
+        sa = v128.bitselect(f32x4.mul(sa, scaleV), minus, visA);
+        sb = v128.bitselect(f32x4.mul(sb, scaleV), minus, visB);
+        tv = f32x4.pmax(tv, f32x4.pmax(sa, sb));
+        storeLanes(s0, s1, s2, s3, at, sa);
+        storeLanes(s0, s1, s2, s3, at + 4, sb);
       }
+      t0 = f32x4.extract_lane(tv, 0); t1 = f32x4.extract_lane(tv, 1);
+      t2 = f32x4.extract_lane(tv, 2); t3 = f32x4.extract_lane(tv, 3);
     }
     for (let j = jStart; j < j1; j++) {
       const kp = load<i32>(kPos + (<usize>j << 2));
@@ -348,6 +349,19 @@ export function attention(
   let sum: u32 = 0;
   for (let o: usize = 0; o < bytes; o += TOUCH_STEP) sum += load<u8>(p + o);
   return sum;
+}
+
+/** visible() for four rows at once: all-ones lanes where key position kp is visible to posV's row. */
+@inline function visibleRows(kp: i32, posV: v128, window: i32): v128 {
+  const k = i32x4.splat(kp);
+  const causal = i32x4.le_s(k, posV);
+  return window < 0 ? causal : v128.and(causal, i32x4.lt_s(i32x4.sub(posV, k), i32x4.splat(window)));
+}
+
+/** Lane r of v to row r's scores at byte offset at. */
+@inline function storeLanes(s0: usize, s1: usize, s2: usize, s3: usize, at: usize, v: v128): void {
+  store<f32>(s0 + at, f32x4.extract_lane(v, 0)); store<f32>(s1 + at, f32x4.extract_lane(v, 1));
+  store<f32>(s2 + at, f32x4.extract_lane(v, 2)); store<f32>(s3 + at, f32x4.extract_lane(v, 3));
 }
 
 @inline function visible(kp: i32, pos: i32, window: i32): bool {
