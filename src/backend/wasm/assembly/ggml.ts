@@ -3,7 +3,7 @@
 // exactly as the reference dequantRow does (same f32 products; embed, the matmul weight block);
 // without, it dots the quants with x in registers and applies each block's scale (and min) once (matvec).
 import { f16, f16x4, hsum, madd } from './decode';
-import { matmul_f32_f32w, matmul_scratch_bytes } from './matmul';
+import { matmul_block_rows, matmul_rows } from './matmul';
 
 /** Format codes (the host's GGML_CODE). */
 const Q8_0 = 0;
@@ -203,12 +203,13 @@ export function matvec_ggml(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w:
  * size matmul.ts asks for), then multiplied by every token with the f32 kernel's register tile.
  */
 export function matmul_ggml(tid: i32, r0: i32, r1: i32, out: usize, x: usize, w: usize, n: i32, rows: i32, cols: i32, scratch: usize, stride: i32, fmt: i32): void {
-  const rb = matmul_scratch_bytes(cols) / (cols << 2);
-  const mine = scratch + <usize>tid * <usize>stride;
+  const rb = matmul_block_rows(cols);
+  const block = scratch + <usize>tid * <usize>stride;
+  const decoded = block + (<usize>(rb * cols) << 2);
   for (let b = r0; b < r1; b += rb) {
     const m = min(rb, r1 - b);
-    decodeRows(fmt, b, b + m, mine, w, cols);
-    matmul_f32_f32w(tid, 0, m, out + (<usize>b << 2), x, mine, n, rows, cols, scratch, stride);
+    decodeRows(fmt, b, b + m, decoded, w, cols);
+    matmul_rows(out + (<usize>b << 2), x, decoded, n, rows, cols, m, block);
   }
 }
 
