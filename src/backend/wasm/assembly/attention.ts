@@ -110,16 +110,23 @@ export function attention(
       // keep the multiply-add units busy (one key leaves them waiting on each add's latency).
       const d4 = <usize>(dk & ~3) << 2;
       const d8 = <usize>(dk & ~7) << 2;
+      // Lanes [row 0 key a, row 1 key a, row 0 key b, row 1 key b] keep scale, mask and max in one vector.
+      const pos2v = i32x4(pos0, pos1, pos0, pos1);
+      let tv = f32x4(t0, t1, t0, t1);
       for (; jStart + 1 < j1; jStart += 2) {
         const j = jStart;
         const kpa = load<i32>(kPos + (<usize>j << 2)), kpb = load<i32>(kPos + (<usize>j << 2), 4);
-        const va0 = all || visible(kpa, pos0, window), va1 = all || visible(kpa, pos1, window);
-        const vb0 = all || visible(kpb, pos0, window), vb1 = all || visible(kpb, pos1, window);
         const at = <usize>(j - j0) << 2;
-        if (!(va0 | va1 | vb0 | vb1)) {
-          store<f32>(s0 + at, -Infinity); store<f32>(s0 + at, -Infinity, 4);
-          store<f32>(s1 + at, -Infinity); store<f32>(s1 + at, -Infinity, 4);
-          continue;
+        let vis = i32x4.splat(-1);
+        if (!all) {
+          const k = i32x4(kpa, kpa, kpb, kpb);
+          vis = i32x4.le_s(k, pos2v);
+          if (window >= 0) vis = v128.and(vis, i32x4.lt_s(i32x4.sub(pos2v, k), i32x4.splat(window)));
+          if (!v128.any_true(vis)) {
+            store<f32>(s0 + at, -Infinity); store<f32>(s0 + at, -Infinity, 4);
+            store<f32>(s1 + at, -Infinity); store<f32>(s1 + at, -Infinity, 4);
+            continue;
+          }
         }
         const ka = kb + (<usize>j * <usize>kStride << 2);
         const kc = ka + (<usize>kStride << 2);
@@ -141,18 +148,18 @@ export function attention(
           c0 = madd(qa, kg, c0); c1 = madd(qc, kg, c1);
           c += 16;
         }
-        let da0 = hsum(f32x4.add(a0, b0)), da1 = hsum(f32x4.add(a1, b1));
-        let db0 = hsum(f32x4.add(c0, e0)), db1 = hsum(f32x4.add(c1, e1));
+        let sv = hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(c0, e0), f32x4.add(c1, e1));
         for (; c < dkBytes; c += 4) {
           const x0 = load<f32>(q0 + c), x1 = load<f32>(q1 + c), ya = load<f32>(ka + c), yb = load<f32>(kc + c);
-          da0 += x0 * ya; da1 += x1 * ya; db0 += x0 * yb; db1 += x1 * yb;
+          sv = f32x4.add(sv, f32x4.mul(f32x4(x0, x1, x0, x1), f32x4(ya, ya, yb, yb)));
         }
-        da0 = va0 ? da0 * scale : -Infinity; da1 = va1 ? da1 * scale : -Infinity;
-        db0 = vb0 ? db0 * scale : -Infinity; db1 = vb1 ? db1 * scale : -Infinity;
-        t0 = max(t0, max(da0, db0)); t1 = max(t1, max(da1, db1));
-        store<f32>(s0 + at, da0); store<f32>(s0 + at, db0, 4);
-        store<f32>(s1 + at, da1); store<f32>(s1 + at, db1, 4);
+        sv = v128.bitselect(f32x4.mul(sv, scaleV), f32x4.splat(-Infinity), vis);
+        tv = f32x4.pmax(tv, sv);
+        store<f32>(s0 + at, f32x4.extract_lane(sv, 0)); store<f32>(s1 + at, f32x4.extract_lane(sv, 1));
+        store<f32>(s0 + at, f32x4.extract_lane(sv, 2), 4); store<f32>(s1 + at, f32x4.extract_lane(sv, 3), 4);
       }
+      t0 = max(f32x4.extract_lane(tv, 0), f32x4.extract_lane(tv, 2));
+      t1 = max(f32x4.extract_lane(tv, 1), f32x4.extract_lane(tv, 3));
     }
     if (R == 4) {
       // Four rows (a prefill's queries, or a wide GQA group): two keys per step, one accumulator per
