@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBackend, RefBackend, WasmBackend } from '../src/backend/index.js';
+import { sizeClass } from '../src/backend/wasm/wasm-backend.js';
 import type { AttentionArgs, Backend, RopeTable } from '../src/backend/backend.js';
 import { dequantAll, f32Weight, type Weight, type WeightFormat } from '../src/tensor/weight.js';
 import { f32ToBf16, f32ToE4M3, f32ToF16 } from '../src/tensor/dtype.js';
@@ -323,6 +324,24 @@ describeWasmConfigs('wasm backend', ({ threads }, backend) => {
     // Reuse proves the backend recognises its own buffers (else every op would stage copies).
     assert.equal(c.byteOffset, a.byteOffset);
     assert.equal(c.buffer, a.buffer);
+    // A nearby size (same size class) reuses a freed buffer too, zeroed where it is seen.
+    const d = b.alloc(1000);
+    d.fill(3);
+    b.free(d);
+    const e = b.alloc(1020);
+    assert.equal(e.byteOffset, d.byteOffset);
+    assert.equal(e.length, 1020);
+    assert.equal(e.every((v) => v === 0), true);
+    b.free(e);
+    b.free(c);
+  });
+
+  it('size classes: at most 25% over the request, four per doubling', () => {
+    for (let bytes = 1; bytes < 1 << 22; bytes = Math.ceil(bytes * 1.07)) {
+      const c = sizeClass(bytes);
+      assert.ok(c >= bytes && (bytes <= 256 ? c === 256 : c <= bytes * 1.25), `${bytes} -> ${c}`);
+    }
+    assert.deepEqual([1024, 1025, 1280, 1281, 1536, 2048].map(sizeClass), [1024, 1280, 1280, 1536, 1536, 2048]);
   });
 });
 

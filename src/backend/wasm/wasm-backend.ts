@@ -62,6 +62,17 @@ const FORMAT_CODE: Record<KernelFormat, number> = { f32: 0, f16: 1, bf16: 2, fp8
 const PARALLEL_MIN = 1 << 18;
 const DEFAULT_ARENA_WEIGHT_BYTES = 3 * 2 ** 30;
 const DEFAULT_SPIN = 20000;
+
+/**
+ * Bytes reserved for an alloc() of `bytes`: the next of four steps per doubling (at most 25% more).
+ * Free lists are per class, so buffers of nearby sizes reuse each other: with exact sizes every MoE
+ * expert's token count made new sizes, and a gpt-oss-20b 512-token prefill grew arena 0 by ~800 MB.
+ */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const step = 2 ** (Math.ceil(Math.log2(bytes)) - 3);
+  return Math.ceil(bytes / step) * step;
+}
 /** Format codes of assembly/ggml.ts. */
 const GGML_CODE: Record<string, number> = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 3, q6_k: 4 } satisfies Record<GgmlBlockFormat, number>;
 
@@ -75,7 +86,7 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm';
   private readonly arenas: Arena[] = [];
   private readonly owner = new WeakMap<ArrayBufferLike, Arena>();
-  /** alloc() buffers: live ones by address, freed ones by byte length for reuse. */
+  /** alloc() buffers: live ones by address (their byte length), freed ones by size class for reuse. */
   private readonly live = new Map<number, number>();
   private readonly freeLists = new Map<number, number[]>();
   /** Weights used without prepareWeight(): prepared on first use. */
@@ -128,8 +139,8 @@ export class WasmBackend implements Backend {
     if (length === 0) return new Float32Array(0);
     const a = this.arenas[0]!;
     const bytes = length * 4;
-    let ptr = this.freeLists.get(bytes)?.pop();
-    if (ptr === undefined) ptr = a.reserve(bytes);
+    let ptr = this.freeLists.get(sizeClass(bytes))?.pop();
+    if (ptr === undefined) ptr = a.reserve(sizeClass(bytes));
     else (a.exports.zero_bytes as Fn)(ptr, bytes);
     this.live.set(ptr, bytes);
     return new Float32Array(a.bytes.buffer, ptr, length);
@@ -138,8 +149,9 @@ export class WasmBackend implements Backend {
   free(buf: Float32Array): void {
     if (this.owner.get(buf.buffer) !== this.arenas[0] || this.live.get(buf.byteOffset) !== buf.byteLength) return;
     this.live.delete(buf.byteOffset);
-    let list = this.freeLists.get(buf.byteLength);
-    if (!list) this.freeLists.set(buf.byteLength, (list = []));
+    const cls = sizeClass(buf.byteLength);
+    let list = this.freeLists.get(cls);
+    if (!list) this.freeLists.set(cls, (list = []));
     list.push(buf.byteOffset);
   }
 
