@@ -59,7 +59,9 @@ export class FullCache implements LayerCache {
 
   private reserve(need: number): void {
     if (need <= this.cap) return;
-    const cap = Math.max(need, this.cap * 2, 16);
+    // A prompt's first reservation leaves room to generate after it (half the prompt, at most 4096
+    // tokens), so the first decode step does not move the whole cache; later growth doubles.
+    const cap = this.cap ? Math.max(need, this.cap * 2) : Math.max(16, need + Math.min(Math.ceil(need / 2), 4096));
     const k = this.backend.alloc(cap * this.kWidth);
     this.moveRows(this.k, k, this.kWidth, cap);
     const v = this.vWidth ? this.backend.alloc(cap * this.vWidth) : k;
