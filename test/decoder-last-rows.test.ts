@@ -57,6 +57,8 @@ describe('ForwardOptions.out', () => {
     const got = model.forward(ids, model.newCache(), { logits: 'last', out });
     assert.equal(got, out);
     assert.deepEqual(got, want);
-    assert.throws(() => model.forward(ids, model.newCache(), { logits: 'all', out }), /out holds \d+ floats, the logits need/);
+    const cache = model.newCache();
+    assert.throws(() => model.forward(ids, cache, { logits: 'all', out }), /out holds \d+ floats, the logits need/);
+    assert.equal(cache.length, 0, 'a refused call leaves the cache as it was');
   });
 });

@@ -98,13 +98,16 @@ export class DecoderModel implements CausalLM {
     for (const id of tokens)
       if (!(id >= 0 && id < vocabSize)) throw new OwlError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
     const positions = Int32Array.from({ length: n }, (_, i) => start + i);
+    const rows = opts.logits === 'last' ? 1 : n;
+    // Checked before any layer runs: a refused call leaves the cache as it was.
+    if (opts.out && opts.out.length !== rows * vocabSize)
+      throw new OwlError(`forward: out holds ${opts.out.length} floats, the logits need ${rows} x ${vocabSize}`);
 
     const x = b.alloc(n * hidden);
     const normed = b.alloc(n * hidden);
     const delta = b.alloc(n * hidden);
     b.embed(x, this.w.embed, tokens);
     opts.onHidden?.(0, x);
-    const rows = opts.logits === 'last' ? 1 : n;
     // Only the last `rows` tokens' hidden states reach the logits: the last layer needs every token's
     // keys and values for the cache, but queries, the MLP and the final norm only for those rows.
     const lastRows = opts.onHidden ? n : rows;
@@ -123,8 +126,6 @@ export class DecoderModel implements CausalLM {
     b.rmsNorm(normed, x.subarray((n - lastRows) * hidden), this.w.finalNorm, lastRows, hidden, eps);
     opts.onHidden?.(L, normed);
     // The caller keeps the logits: ordinary memory, written by the LM head (a backend stages and copies them).
-    if (opts.out && opts.out.length !== rows * vocabSize)
-      throw new OwlError(`forward: out holds ${opts.out.length} floats, the logits need ${rows} x ${vocabSize}`);
     const logits = opts.out ?? new Float32Array(rows * vocabSize);
     b.matmul(logits, normed.subarray((lastRows - rows) * hidden), this.w.lmHead, rows);
     for (const buf of [x, normed, delta]) b.free(buf);
