@@ -119,9 +119,7 @@ export function attention(
         const at = <usize>(j - j0) << 2;
         let vis = i32x4.splat(-1);
         if (!all) {
-          const k = i32x4(kpa, kpa, kpb, kpb);
-          vis = i32x4.le_s(k, pos2v);
-          if (window >= 0) vis = v128.and(vis, i32x4.lt_s(i32x4.sub(pos2v, k), i32x4.splat(window)));
+          vis = visibleLanes(i32x4(kpa, kpa, kpb, kpb), pos2v, window);
           if (!v128.any_true(vis)) {
             store<f32>(s0 + at, -Infinity); store<f32>(s0 + at, -Infinity, 4);
             store<f32>(s1 + at, -Infinity); store<f32>(s1 + at, -Infinity, 4);
@@ -173,8 +171,8 @@ export function attention(
         const at = <usize>(j - j0) << 2;
         let visA = i32x4.splat(-1), visB = i32x4.splat(-1);
         if (!all) {
-          visA = visibleRows(kpa, posV, window);
-          visB = visibleRows(kpb, posV, window);
+          visA = visibleLanes(i32x4.splat(kpa), posV, window);
+          visB = visibleLanes(i32x4.splat(kpb), posV, window);
           if (!v128.any_true(v128.or(visA, visB))) {
             const hidden = f32x4.splat(-Infinity);
             storeLanes(s0, s1, s2, s3, at, hidden);
@@ -358,11 +356,10 @@ export function attention(
   return sum;
 }
 
-/** visible() for four rows at once: all-ones lanes where key position kp is visible to posV's row. */
-@inline function visibleRows(kp: i32, posV: v128, window: i32): v128 {
-  const k = i32x4.splat(kp);
-  const causal = i32x4.le_s(k, posV);
-  return window < 0 ? causal : v128.and(causal, i32x4.lt_s(i32x4.sub(posV, k), i32x4.splat(window)));
+/** visible() lane by lane: all-ones lanes where key position kV's lane is visible to query position posV's. */
+@inline function visibleLanes(kV: v128, posV: v128, window: i32): v128 {
+  const causal = i32x4.le_s(kV, posV);
+  return window < 0 ? causal : v128.and(causal, i32x4.lt_s(i32x4.sub(posV, kV), i32x4.splat(window)));
 }
 
 /** Lane r of v to row r's scores at byte offset at. */
